@@ -1,0 +1,44 @@
+// Plain argument structs passed from the bindings to the kernels. Everything here is already
+// validated by the Python layer (src/fastconv/_validate.py); kernels only assert.
+#pragma once
+#include <cstdint>
+
+namespace fastconv {
+
+template <typename T>
+struct Conv2dArgs {
+    const T* input = nullptr;          // NCHW or NHWC, C-contiguous
+    const T* weight = nullptr;         // (C_out, C_in/groups, KH, KW)
+    const T* weight_hwio = nullptr;    // NHWC only: weight packed as (KH, KW, C_in/groups, C_out)
+    const T* bias = nullptr;           // (C_out,) or null
+    T* output = nullptr;               // NCHW or NHWC, C-contiguous
+    int64_t batch = 0, in_channels = 0, in_height = 0, in_width = 0;
+    int64_t out_channels = 0, out_height = 0, out_width = 0;
+    int64_t kernel_height = 0, kernel_width = 0;
+    int64_t stride_h = 1, stride_w = 1;
+    int64_t pad_top = 0, pad_left = 0;  // bottom/right padding is implied by the output size
+    int64_t dilation_h = 1, dilation_w = 1;
+    int64_t groups = 1;
+    bool relu = false;
+    bool nhwc = false;
+    int num_threads = 1;
+};
+
+template <typename T>
+struct Pool2dArgs {
+    const T* input = nullptr;
+    T* output = nullptr;
+    int64_t* indices = nullptr;        // max pooling only, may be null: flat index into H*W
+    int64_t batch = 0, channels = 0, in_height = 0, in_width = 0;
+    int64_t out_height = 0, out_width = 0;
+    int64_t kernel_height = 1, kernel_width = 1;
+    int64_t stride_h = 1, stride_w = 1;
+    int64_t pad_h = 0, pad_w = 0;
+    int64_t dilation_h = 1, dilation_w = 1;  // max pooling only
+    bool count_include_pad = true;           // average pooling only
+    int64_t divisor_override = 0;            // average pooling only; 0 = none
+    bool nhwc = false;
+    int num_threads = 1;
+};
+
+}  // namespace fastconv

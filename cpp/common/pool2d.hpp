@@ -1,0 +1,191 @@
+// Max and average pooling with PyTorch's CPU semantics, included once per ISA by
+// pool2d_<isa>.cpp with FASTCONV_ISA set to the namespace name.
+//   max: padded cells never win; a NaN wins and stays (the last NaN's index is kept, as torch);
+//        ties keep the first index; the index is flat into the input's H*W plane.
+//   avg: the divisor is divisor_override, else the window clipped to input + padding
+//        (count_include_pad) or to the input alone; a window with no input cell gives 0.
+//   NCHW: one job per (image, channel) plane; NHWC: one job per (image, output row), the
+//   innermost loops running over the contiguous channels.
+#include "common/params.hpp"
+#include "common/util.hpp"
+
+#ifndef FASTCONV_ISA
+#error "define FASTCONV_ISA before including pool2d.hpp"
+#endif
+
+namespace fastconv {
+namespace FASTCONV_ISA {
+namespace {
+
+struct Window {
+    int64_t h_begin, h_end, w_begin, w_end;  // [begin, end) in input cells, stepping by dilation
+};
+
+// Max pooling window (torch: start moved forward by whole dilation steps until inside).
+template <typename T>
+inline Window max_window(const Pool2dArgs<T>& a, int64_t oh, int64_t ow) {
+    int64_t h0 = oh * a.stride_h - a.pad_h;
+    int64_t w0 = ow * a.stride_w - a.pad_w;
+    const int64_t h1 = util::min_i64(h0 + (a.kernel_height - 1) * a.dilation_h + 1, a.in_height);
+    const int64_t w1 = util::min_i64(w0 + (a.kernel_width - 1) * a.dilation_w + 1, a.in_width);
+    h0 += util::steps_to_nonnegative(h0, a.dilation_h) * a.dilation_h;
+    w0 += util::steps_to_nonnegative(w0, a.dilation_w) * a.dilation_w;
+    return {h0, h1, w0, w1};
+}
+
+template <typename T>
+void max_pool2d_impl(const Pool2dArgs<T>& a) {
+    const T neg_inf = -std::numeric_limits<T>::infinity();
+    const int64_t in_plane = a.in_height * a.in_width;
+    const int64_t out_plane = a.out_height * a.out_width;
+    const int threads = a.num_threads;
+    if (!a.nhwc) {
+        const int64_t jobs = a.batch * a.channels;
+        FASTCONV_PARALLEL_FOR_JOBS
+        for (int64_t job = 0; job < jobs; ++job) {
+            const T* in = a.input + job * in_plane;
+            T* out = a.output + job * out_plane;
+            int64_t* idx = a.indices ? a.indices + job * out_plane : nullptr;
+            for (int64_t oh = 0; oh < a.out_height; ++oh) {
+                for (int64_t ow = 0; ow < a.out_width; ++ow) {
+                    const Window win = max_window(a, oh, ow);
+                    T best = neg_inf;
+                    int64_t best_index = win.h_begin * a.in_width + win.w_begin;
+                    for (int64_t ih = win.h_begin; ih < win.h_end; ih += a.dilation_h) {
+                        for (int64_t iw = win.w_begin; iw < win.w_end; iw += a.dilation_w) {
+                            const T v = in[ih * a.in_width + iw];
+                            if (v > best || util::is_nan(v)) {
+                                best = v;
+                                best_index = ih * a.in_width + iw;
+                            }
+                        }
+                    }
+                    out[oh * a.out_width + ow] = best;
+                    if (idx) idx[oh * a.out_width + ow] = best_index;
+                }
+            }
+        }
+        return;
+    }
+    const int64_t jobs = a.batch * a.out_height;
+    const int64_t C = a.channels;
+    FASTCONV_PARALLEL_FOR_JOBS
+    for (int64_t job = 0; job < jobs; ++job) {
+        const int64_t n = job / a.out_height;
+        const int64_t oh = job % a.out_height;
+        const T* image = a.input + n * in_plane * C;
+        for (int64_t ow = 0; ow < a.out_width; ++ow) {
+            const int64_t o = (job * a.out_width + ow) * C;
+            T* out = a.output + o;
+            int64_t* idx = a.indices ? a.indices + o : nullptr;
+            const Window win = max_window(a, oh, ow);
+            const int64_t first = win.h_begin * a.in_width + win.w_begin;
+            for (int64_t c = 0; c < C; ++c) out[c] = neg_inf;
+            if (idx)
+                for (int64_t c = 0; c < C; ++c) idx[c] = first;
+            for (int64_t ih = win.h_begin; ih < win.h_end; ih += a.dilation_h) {
+                for (int64_t iw = win.w_begin; iw < win.w_end; iw += a.dilation_w) {
+                    const int64_t cell = ih * a.in_width + iw;
+                    const T* pixel = image + cell * C;
+                    if (idx) {
+                        for (int64_t c = 0; c < C; ++c) {
+                            const T v = pixel[c];
+                            const bool take = v > out[c] || util::is_nan(v);
+                            out[c] = take ? v : out[c];
+                            idx[c] = take ? cell : idx[c];
+                        }
+                    } else {
+                        for (int64_t c = 0; c < C; ++c) {
+                            const T v = pixel[c];
+                            out[c] = (v > out[c] || util::is_nan(v)) ? v : out[c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct AvgWindow {
+    int64_t h_begin, h_end, w_begin, w_end;
+    int64_t divisor;  // 0 when the window holds no input cell
+};
+
+template <typename T>
+inline AvgWindow avg_window(const Pool2dArgs<T>& a, int64_t oh, int64_t ow) {
+    int64_t h0 = oh * a.stride_h - a.pad_h;
+    int64_t w0 = ow * a.stride_w - a.pad_w;
+    int64_t h1 = util::min_i64(h0 + a.kernel_height, a.in_height + a.pad_h);
+    int64_t w1 = util::min_i64(w0 + a.kernel_width, a.in_width + a.pad_w);
+    const int64_t padded_area = (h1 - h0) * (w1 - w0);
+    h0 = util::max_i64(h0, 0);
+    w0 = util::max_i64(w0, 0);
+    h1 = util::min_i64(h1, a.in_height);
+    w1 = util::min_i64(w1, a.in_width);
+    if (h0 >= h1 || w0 >= w1) return {h0, h0, w0, w0, 0};
+    int64_t divisor;
+    if (a.divisor_override != 0)
+        divisor = a.divisor_override;
+    else if (a.count_include_pad)
+        divisor = padded_area;
+    else
+        divisor = (h1 - h0) * (w1 - w0);
+    return {h0, h1, w0, w1, divisor};
+}
+
+template <typename T>
+void avg_pool2d_impl(const Pool2dArgs<T>& a) {
+    const int64_t in_plane = a.in_height * a.in_width;
+    const int64_t out_plane = a.out_height * a.out_width;
+    const int threads = a.num_threads;
+    if (!a.nhwc) {
+        const int64_t jobs = a.batch * a.channels;
+        FASTCONV_PARALLEL_FOR_JOBS
+        for (int64_t job = 0; job < jobs; ++job) {
+            const T* in = a.input + job * in_plane;
+            T* out = a.output + job * out_plane;
+            for (int64_t oh = 0; oh < a.out_height; ++oh) {
+                for (int64_t ow = 0; ow < a.out_width; ++ow) {
+                    const AvgWindow win = avg_window(a, oh, ow);
+                    T sum = T(0);
+                    for (int64_t ih = win.h_begin; ih < win.h_end; ++ih)
+                        for (int64_t iw = win.w_begin; iw < win.w_end; ++iw) sum += in[ih * a.in_width + iw];
+                    out[oh * a.out_width + ow] = win.divisor ? sum / T(win.divisor) : T(0);
+                }
+            }
+        }
+        return;
+    }
+    const int64_t jobs = a.batch * a.out_height;
+    const int64_t C = a.channels;
+    FASTCONV_PARALLEL_FOR_JOBS
+    for (int64_t job = 0; job < jobs; ++job) {
+        const int64_t n = job / a.out_height;
+        const int64_t oh = job % a.out_height;
+        const T* image = a.input + n * in_plane * C;
+        for (int64_t ow = 0; ow < a.out_width; ++ow) {
+            T* out = a.output + (job * a.out_width + ow) * C;
+            const AvgWindow win = avg_window(a, oh, ow);
+            for (int64_t c = 0; c < C; ++c) out[c] = T(0);
+            if (!win.divisor) continue;
+            for (int64_t ih = win.h_begin; ih < win.h_end; ++ih) {
+                for (int64_t iw = win.w_begin; iw < win.w_end; ++iw) {
+                    const T* pixel = image + (ih * a.in_width + iw) * C;
+                    for (int64_t c = 0; c < C; ++c) out[c] += pixel[c];
+                }
+            }
+            const T divisor = T(win.divisor);
+            for (int64_t c = 0; c < C; ++c) out[c] /= divisor;
+        }
+    }
+}
+
+}  // namespace
+
+void max_pool2d_f32(const Pool2dArgs<float>& a) { max_pool2d_impl(a); }
+void max_pool2d_f64(const Pool2dArgs<double>& a) { max_pool2d_impl(a); }
+void avg_pool2d_f32(const Pool2dArgs<float>& a) { avg_pool2d_impl(a); }
+void avg_pool2d_f64(const Pool2dArgs<double>& a) { avg_pool2d_impl(a); }
+
+}  // namespace FASTCONV_ISA
+}  // namespace fastconv

@@ -1,0 +1,48 @@
+// ISA-neutral helpers shared by the kernel files. Everything here has internal linkage (static):
+// a per-ISA file includes it, so an inline copy built with -mavx512f can never be the one the
+// linker keeps for the scalar path. No std containers or algorithms for the same reason.
+#pragma once
+#include <cstdint>
+#include <limits>
+
+#if defined(FASTCONV_OPENMP)
+#include <omp.h>
+#endif
+
+namespace fastconv {
+namespace util {
+
+static inline int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// Smallest k >= 0 with start + k * step >= 0 (step > 0), as a number of steps.
+static inline int64_t steps_to_nonnegative(int64_t start, int64_t step) {
+    return start >= 0 ? 0 : (-start + step - 1) / step;
+}
+
+// Output positions o in [lo, hi) for which o * stride + offset lands inside [0, size).
+static inline void valid_output_range(int64_t offset, int64_t stride, int64_t size,
+                                      int64_t out_size, int64_t* lo, int64_t* hi) {
+    *lo = steps_to_nonnegative(offset, stride);
+    const int64_t last = size - 1 - offset;
+    *hi = last < 0 ? 0 : min_i64(out_size, last / stride + 1);
+    if (*lo > *hi) *lo = *hi;
+}
+
+template <typename T>
+static inline bool is_nan(T v) { return v != v; }
+
+template <typename T>
+static inline T relu(T v) { return v < T(0) ? T(0) : v; }  // NaN stays NaN, like torch
+
+}  // namespace util
+}  // namespace fastconv
+
+// Parallel-for over the next loop `for (job = 0; job < jobs; ++job)`, with the caller's thread
+// count in a local `threads` (the names are part of the contract); serial without OpenMP.
+#if defined(FASTCONV_OPENMP)
+#define FASTCONV_PARALLEL_FOR_JOBS \
+    _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1 && jobs > 1)")
+#else
+#define FASTCONV_PARALLEL_FOR_JOBS
+#endif

@@ -1,0 +1,3 @@
+// Direct convolution, AVX-512 F/BW/VL/DQ build. CMakeLists.txt gives this file its ISA flags by its name.
+#define FASTCONV_ISA avx512
+#include "common/conv2d_direct.hpp"

@@ -1,0 +1,3 @@
+// Direct convolution, portable baseline (SSE2 on x86-64, NEON on AArch64; auto-vectorised) build. CMakeLists.txt gives this file its ISA flags by its name.
+#define FASTCONV_ISA scalar
+#include "common/conv2d_direct.hpp"

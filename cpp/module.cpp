@@ -1,0 +1,198 @@
+// The only pybind11 module: unpack already-validated arrays into argument structs, release the
+// GIL, call the kernel. The Python layer (src/fastconv/_validate.py) owns validation; the checks
+// here are a cheap last guard so that a direct call into _core can never read or write out of
+// bounds (they raise ValueError, via std::invalid_argument).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "conv2d.hpp"
+#include "dispatch.hpp"
+
+#if defined(FASTCONV_OPENMP)
+#include <omp.h>
+#endif
+
+namespace py = pybind11;
+using fastconv::Conv2dArgs;
+using fastconv::Pool2dArgs;
+
+namespace {
+
+template <typename T>
+using Array = py::array_t<T, py::array::c_style>;
+using Pair = std::array<int64_t, 2>;
+using Quad = std::array<int64_t, 4>;
+
+void require(bool condition, const char* message) {
+    if (!condition) throw std::invalid_argument(message);
+}
+
+int64_t output_extent(int64_t size, int64_t pad_total, int64_t kernel, int64_t stride, int64_t dilation) {
+    const int64_t span = size + pad_total - dilation * (kernel - 1) - 1;
+    return span < 0 ? 0 : span / stride + 1;
+}
+
+template <typename T>
+void conv2d(const Array<T>& input, const Array<T>& weight, const std::optional<Array<T>>& bias,
+            Array<T>& output, Pair stride, Quad padding, Pair dilation, int64_t groups, bool relu,
+            bool nhwc, int num_threads) {
+    require(input.ndim() == 4 && weight.ndim() == 4 && output.ndim() == 4, "conv2d: arrays must be 4-D");
+    require(stride[0] > 0 && stride[1] > 0 && dilation[0] > 0 && dilation[1] > 0 && groups > 0,
+            "conv2d: stride, dilation and groups must be positive");
+    require(padding[0] >= 0 && padding[1] >= 0 && padding[2] >= 0 && padding[3] >= 0,
+            "conv2d: padding must be non-negative");
+    Conv2dArgs<T> a;
+    a.batch = input.shape(0);
+    a.in_channels = input.shape(nhwc ? 3 : 1);
+    a.in_height = input.shape(nhwc ? 1 : 2);
+    a.in_width = input.shape(nhwc ? 2 : 3);
+    a.out_channels = weight.shape(0);
+    a.kernel_height = weight.shape(2);
+    a.kernel_width = weight.shape(3);
+    a.out_height = output_extent(a.in_height, padding[0] + padding[1], a.kernel_height, stride[0], dilation[0]);
+    a.out_width = output_extent(a.in_width, padding[2] + padding[3], a.kernel_width, stride[1], dilation[1]);
+    require(a.in_channels % groups == 0 && a.out_channels % groups == 0 &&
+                weight.shape(1) * groups == a.in_channels,
+            "conv2d: channels do not match weight and groups");
+    const std::array<int64_t, 4> expected =
+        nhwc ? std::array<int64_t, 4>{a.batch, a.out_height, a.out_width, a.out_channels}
+             : std::array<int64_t, 4>{a.batch, a.out_channels, a.out_height, a.out_width};
+    for (int d = 0; d < 4; ++d) require(output.shape(d) == expected[d], "conv2d: output has the wrong shape");
+    require(a.out_height > 0 && a.out_width > 0, "conv2d: empty output");
+    if (bias) require(bias->ndim() == 1 && bias->shape(0) == a.out_channels, "conv2d: bias shape");
+    a.input = input.data();
+    a.weight = weight.data();
+    a.bias = bias ? bias->data() : nullptr;
+    a.output = output.mutable_data();
+    a.stride_h = stride[0];
+    a.stride_w = stride[1];
+    a.pad_top = padding[0];
+    a.pad_left = padding[2];
+    a.dilation_h = dilation[0];
+    a.dilation_w = dilation[1];
+    a.groups = groups;
+    a.relu = relu;
+    a.nhwc = nhwc;
+    a.num_threads = num_threads < 1 ? 1 : num_threads;
+    if (a.batch == 0) return;
+    py::gil_scoped_release release;  // long kernel; other Python threads may run meanwhile
+    fastconv::conv2d(a);
+}
+
+template <typename T>
+Pool2dArgs<T> pool_args(const Array<T>& input, Array<T>& output, Pair kernel, Pair stride, Pair padding,
+                        Pair dilation, bool nhwc, int num_threads) {
+    require(input.ndim() == 4 && output.ndim() == 4, "pool2d: arrays must be 4-D");
+    require(kernel[0] > 0 && kernel[1] > 0 && stride[0] > 0 && stride[1] > 0 && dilation[0] > 0 &&
+                dilation[1] > 0 && padding[0] >= 0 && padding[1] >= 0,
+            "pool2d: kernel, stride and dilation must be positive, padding non-negative");
+    Pool2dArgs<T> a;
+    a.batch = input.shape(0);
+    a.channels = input.shape(nhwc ? 3 : 1);
+    a.in_height = input.shape(nhwc ? 1 : 2);
+    a.in_width = input.shape(nhwc ? 2 : 3);
+    a.out_height = output.shape(nhwc ? 1 : 2);
+    a.out_width = output.shape(nhwc ? 2 : 3);
+    require(output.shape(0) == a.batch && output.shape(nhwc ? 3 : 1) == a.channels,
+            "pool2d: output batch/channels differ from the input's");
+    // Every window must start inside the input or its left padding (reads stay in bounds).
+    require(a.out_height >= 1 && a.out_width >= 1 && (a.out_height - 1) * stride[0] < a.in_height + padding[0] &&
+                (a.out_width - 1) * stride[1] < a.in_width + padding[1],
+            "pool2d: output size does not fit the input");
+    a.input = input.data();
+    a.output = output.mutable_data();
+    a.kernel_height = kernel[0];
+    a.kernel_width = kernel[1];
+    a.stride_h = stride[0];
+    a.stride_w = stride[1];
+    a.pad_h = padding[0];
+    a.pad_w = padding[1];
+    a.dilation_h = dilation[0];
+    a.dilation_w = dilation[1];
+    a.nhwc = nhwc;
+    a.num_threads = num_threads < 1 ? 1 : num_threads;
+    return a;
+}
+
+template <typename T>
+void max_pool2d(const Array<T>& input, Array<T>& output, std::optional<Array<int64_t>> indices, Pair kernel,
+                Pair stride, Pair padding, Pair dilation, bool nhwc, int num_threads) {
+    Pool2dArgs<T> a = pool_args(input, output, kernel, stride, padding, dilation, nhwc, num_threads);
+    if (indices) {
+        require(indices->ndim() == 4, "max_pool2d: indices must be 4-D");
+        for (int d = 0; d < 4; ++d)
+            require(indices->shape(d) == output.shape(d), "max_pool2d: indices shape differs from output");
+        a.indices = indices->mutable_data();
+    }
+    if (a.batch == 0 || a.channels == 0) return;
+    py::gil_scoped_release release;
+    if constexpr (std::is_same_v<T, float>)
+        fastconv::kernels().max_pool2d_f32(a);
+    else
+        fastconv::kernels().max_pool2d_f64(a);
+}
+
+template <typename T>
+void avg_pool2d(const Array<T>& input, Array<T>& output, Pair kernel, Pair stride, Pair padding,
+                bool count_include_pad, int64_t divisor_override, bool nhwc, int num_threads) {
+    Pool2dArgs<T> a = pool_args(input, output, kernel, stride, padding, Pair{1, 1}, nhwc, num_threads);
+    a.count_include_pad = count_include_pad;
+    a.divisor_override = divisor_override;
+    if (a.batch == 0 || a.channels == 0) return;
+    py::gil_scoped_release release;
+    if constexpr (std::is_same_v<T, float>)
+        fastconv::kernels().avg_pool2d_f32(a);
+    else
+        fastconv::kernels().avg_pool2d_f64(a);
+}
+
+template <typename T>
+void bind_dtype(py::module_& m) {
+    m.def("conv2d", &conv2d<T>, py::arg("input").noconvert(), py::arg("weight").noconvert(),
+          py::arg("bias").noconvert().none(true), py::arg("output").noconvert(), py::arg("stride"),
+          py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("relu"), py::arg("nhwc"),
+          py::arg("num_threads"));
+    m.def("max_pool2d", &max_pool2d<T>, py::arg("input").noconvert(), py::arg("output").noconvert(),
+          py::arg("indices").noconvert().none(true), py::arg("kernel_size"), py::arg("stride"),
+          py::arg("padding"), py::arg("dilation"), py::arg("nhwc"), py::arg("num_threads"));
+    m.def("avg_pool2d", &avg_pool2d<T>, py::arg("input").noconvert(), py::arg("output").noconvert(),
+          py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("count_include_pad"),
+          py::arg("divisor_override"), py::arg("nhwc"), py::arg("num_threads"));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "fastconv compiled kernels (C++17, runtime SIMD dispatch, OpenMP). Private: use fastconv.";
+    bind_dtype<float>(m);
+    bind_dtype<double>(m);
+    m.def("simd_level", [] { return std::string(fastconv::kernels().isa); },
+          "The SIMD level of the active kernel table.");
+    m.def("simd_levels", &fastconv::supported_simd_levels,
+          "SIMD levels compiled in and supported by this CPU, lowest first.");
+    m.def("_set_simd", &fastconv::set_simd_level, py::arg("level"),
+          "Switch the active kernel table (tests and comparisons).");
+    m.def("kernels", &fastconv::compiled_kernel_names, "Every compiled kernel, as <kernel>_<isa>.");
+    m.def("cpu_features", [] {
+        const fastconv::CpuFeatures f = fastconv::detect_cpu_features();
+        py::dict d;
+        d["sse2"] = f.sse2; d["avx"] = f.avx; d["avx2"] = f.avx2; d["fma"] = f.fma;
+        d["avx512f"] = f.avx512f; d["avx512bw"] = f.avx512bw; d["avx512vl"] = f.avx512vl;
+        d["avx512dq"] = f.avx512dq; d["neon"] = f.neon;
+        return d;
+    }, "The CPU features the dispatcher saw.");
+#if defined(FASTCONV_OPENMP)
+    m.attr("openmp") = true;
+    m.def("max_threads", [] { return omp_get_max_threads(); }, "OpenMP's default thread count.");
+#else
+    m.attr("openmp") = false;
+    m.def("max_threads", [] { return 1; }, "Built without OpenMP: kernels run on one thread.");
+#endif
+}

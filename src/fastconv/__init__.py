@@ -1,0 +1,30 @@
+"""fastconv: fast CPU convolution and pooling for NumPy arrays.
+
+Same call signatures and results as ``torch.nn.functional.conv2d`` / ``max_pool2d`` /
+``avg_pool2d``, NumPy in and NumPy out, run by one of three backends: ``cpp`` (compiled C++ with
+runtime SIMD dispatch and OpenMP), ``numba`` (the fallback) and ``reference`` (the plain NumPy
+specification the others are tested against).
+"""
+
+from ._config import show_config
+from ._dispatch import backends, get_num_threads, set_num_threads, use_backend
+from ._shapes import conv_output_size, conv_param_count, pool_output_size
+from .conv import conv2d
+from .pool import avg_pool2d, max_pool2d
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "avg_pool2d",
+    "backends",
+    "conv2d",
+    "conv_output_size",
+    "conv_param_count",
+    "get_num_threads",
+    "max_pool2d",
+    "pool_output_size",
+    "set_num_threads",
+    "show_config",
+    "use_backend",
+]

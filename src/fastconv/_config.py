@@ -1,0 +1,74 @@
+"""show_config(): what this installation runs with."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from typing import Any, Dict
+
+import numpy as np
+
+from . import _dispatch
+
+
+def config() -> Dict[str, Any]:
+    """The configuration as a dict (what ``show_config`` prints)."""
+    from . import __version__
+
+    info: Dict[str, Any] = {
+        "fastconv": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": f"{platform.system()} {platform.machine()}",
+        "backends": _dispatch.backends(),
+        "unavailable": _dispatch.unavailable_backends(),
+        "default_backend": _dispatch.default_backend(),
+        "threads": _dispatch.get_num_threads(),
+    }
+    if "cpp" in info["backends"]:
+        from . import _core
+
+        info["cpp"] = {
+            "simd_level": _core.simd_level(),
+            "simd_levels": _core.simd_levels(),
+            "cpu_features": [name for name, present in _core.cpu_features().items() if present],
+            "openmp": bool(_core.openmp),
+            "kernels": [k for k in _core.kernels() if k.endswith("_" + _core.simd_level())],
+        }
+    if "numba" in info["backends"]:
+        import numba
+
+        info["numba"] = {"version": numba.__version__, "threading_layer": numba.config.THREADING_LAYER}
+    return info
+
+
+def show_config() -> Dict[str, Any]:
+    """Print and return the version, the backends, the SIMD level, the kernels and the threads.
+
+    Returns
+    -------
+    dict
+        The same information, for programs (keys: fastconv, python, numpy, platform, backends,
+        unavailable, default_backend, threads, and ``cpp`` / ``numba`` details when available).
+    """
+    info = config()
+    lines = [
+        f"fastconv {info['fastconv']} (Python {info['python']}, NumPy {info['numpy']}, {info['platform']})",
+        f"backends:        {', '.join(info['backends'])} (default: {info['default_backend']})",
+    ]
+    for name, reason in info["unavailable"].items():
+        lines.append(f"  unavailable:   {name}: {reason}")
+    lines.append(f"threads:         {info['threads']}")
+    if "cpp" in info:
+        cpp = info["cpp"]
+        lines += [
+            f"cpp SIMD level:  {cpp['simd_level']} (supported here: {', '.join(cpp['simd_levels'])})",
+            f"cpp CPU features: {', '.join(cpp['cpu_features']) or 'none detected'}",
+            f"cpp OpenMP:      {'yes' if cpp['openmp'] else 'no (kernels run on one thread)'}",
+            f"cpp kernels:     {', '.join(cpp['kernels'])}",
+        ]
+    if "numba" in info:
+        lines.append(f"numba:           {info['numba']['version']} "
+                     f"(threading layer: {info['numba']['threading_layer']})")
+    print("\n".join(lines))
+    return info

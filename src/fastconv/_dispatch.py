@@ -1,0 +1,145 @@
+"""The backend registry: which backends exist, which one runs a call, and with how many threads.
+
+Backends are modules in ``fastconv.backends`` with the same three functions,
+``conv2d(call, num_threads)``, ``max_pool2d(call, num_threads)`` and
+``avg_pool2d(call, num_threads)``, each taking an already-validated call from ``_validate`` and
+writing into its output arrays.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import importlib.util
+import os
+import threading
+from types import ModuleType
+from typing import Dict, List, Optional
+
+BACKEND_NAMES = ("cpp", "numba", "reference")  # fastest first
+_MODULES = {"cpp": "fastconv.backends.cpp", "numba": "fastconv.backends.numba_",
+            "reference": "fastconv.backends.reference"}
+
+_loaded: Dict[str, ModuleType] = {}
+_unavailable: Dict[str, str] = {}
+_lock = threading.Lock()
+_selected: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("fastconv_backend", default=None)
+_num_threads: Optional[int] = None
+
+
+def _try_load(name: str) -> Optional[ModuleType]:
+    with _lock:
+        if name in _loaded:
+            return _loaded[name]
+        if name in _unavailable:
+            return None
+        if name == "numba" and importlib.util.find_spec("numba") is None:
+            _unavailable[name] = "numba is not installed (pip install numba)"
+            return None
+        try:
+            module = importlib.import_module(_MODULES[name])
+        except Exception as error:  # a broken or missing build must not break the package
+            _unavailable[name] = f"{type(error).__name__}: {error}"
+            return None
+        _loaded[name] = module
+        return module
+
+
+def backends() -> List[str]:
+    """Names of the backends that work here, fastest first.
+
+    Examples
+    --------
+    >>> "reference" in backends()
+    True
+    """
+    return [name for name in BACKEND_NAMES if _try_load(name) is not None]
+
+
+def unavailable_backends() -> Dict[str, str]:
+    """Backends that could not be loaded, with the reason."""
+    backends()
+    return dict(_unavailable)
+
+
+def _check_name(name: object, what: str) -> str:
+    if name not in BACKEND_NAMES:
+        msg = f"{what} must be one of {', '.join(map(repr, BACKEND_NAMES))}, got {name!r}"
+        raise ValueError(msg)
+    if _try_load(name) is None:  # type: ignore[arg-type]
+        msg = f"{what}: backend {name!r} is not available here: {_unavailable[name]}"  # type: ignore[index]
+        raise ValueError(msg)
+    return name  # type: ignore[return-value]
+
+
+def default_backend() -> str:
+    """The backend used when a call names none: ``use_backend``, else FASTCONV_BACKEND, else the fastest."""
+    selected = _selected.get()
+    if selected is not None:
+        return selected
+    from_env = os.environ.get("FASTCONV_BACKEND")
+    if from_env:
+        return _check_name(from_env, "environment variable FASTCONV_BACKEND")
+    return backends()[0]
+
+
+def resolve(name: Optional[str]) -> ModuleType:
+    """The backend module for an explicit ``backend=`` argument or the default."""
+    chosen = default_backend() if name is None else _check_name(name, "`backend`")
+    return _loaded[chosen]
+
+
+class use_backend:
+    """Select the backend for the calls that follow, in this thread / async context.
+
+    Used as a context manager the previous choice comes back on exit; called plainly it stays
+    in effect for the current context.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> with fastconv.use_backend("reference"):
+    ...     fastconv.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))).shape
+    (1, 1, 2, 2)
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = _check_name(name, "use_backend")
+        self._token = _selected.set(self.name)
+
+    def __enter__(self) -> "use_backend":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _selected.reset(self._token)
+
+
+def _default_threads() -> int:
+    for variable in ("FASTCONV_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(variable, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def set_num_threads(n: int) -> None:
+    """Set how many threads each kernel call uses (all backends, every Python thread).
+
+    Parameters
+    ----------
+    n : int
+        A positive count. The default comes from FASTCONV_NUM_THREADS, else OMP_NUM_THREADS,
+        else the CPUs this process may run on.
+    """
+    from ._validate import positive_int
+
+    global _num_threads
+    _num_threads = positive_int(n, "n", "set_num_threads")
+
+
+def get_num_threads() -> int:
+    """The number of threads a kernel call uses."""
+    return _default_threads() if _num_threads is None else _num_threads

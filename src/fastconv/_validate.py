@@ -1,0 +1,372 @@
+"""One place that turns user arguments into a normalised call, or a clear error.
+
+Every public function runs its arguments through here before any kernel runs. What comes out
+is a call object the backends take as it is: 4-D C-contiguous arrays in the kernel's layout and
+dtype, integer pairs, explicit 4-sided padding, an output array to write into.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _shapes
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+LAYOUTS = ("NCHW", "NHWC")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+_NUMPY_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+# Kernels index with signed 64-bit integers: keep every array (in bytes) and every padded extent
+# below this so that no index arithmetic can overflow.
+MAX_BYTES = np.iinfo(np.int64).max // 2
+
+
+# -- scalars ----------------------------------------------------------------------------------
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def integer(value: Any, name: str, function: str) -> int:
+    if not _is_int(value):
+        msg = f"{function}: `{name}` must be an int, got {type(value).__name__} {value!r}"
+        raise TypeError(msg)
+    return operator.index(value)
+
+
+def positive_int(value: Any, name: str, function: str) -> int:
+    value = integer(value, name, function)
+    if value < 1:
+        msg = f"{function}: `{name}` must be positive, got {value}"
+        raise ValueError(msg)
+    return value
+
+
+def nonnegative_int(value: Any, name: str, function: str) -> int:
+    value = integer(value, name, function)
+    if value < 0:
+        msg = f"{function}: `{name}` must be non-negative, got {value}"
+        raise ValueError(msg)
+    return value
+
+
+def flag(value: Any, name: str, function: str) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if _is_int(value) and value in (0, 1):
+        return bool(value)
+    msg = f"{function}: `{name}` must be a bool, got {type(value).__name__} {value!r}"
+    raise TypeError(msg)
+
+
+def _sequence(value: Any, length: int, name: str, function: str, what: str) -> Sequence[Any]:
+    if isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1):
+        if len(value) == length:
+            return value
+        msg = f"{function}: `{name}` must be {what}, got a sequence of length {len(value)}: {tuple(value)!r}"
+        raise ValueError(msg)
+    msg = f"{function}: `{name}` must be {what}, got {type(value).__name__} {value!r}"
+    raise TypeError(msg)
+
+
+def _pair(value: Any, name: str, function: str, check) -> Tuple[int, int]:
+    if _is_int(value):
+        value = check(value, name, function)
+        return (value, value)
+    items = _sequence(value, 2, name, function, "an int or a pair of ints")
+    return (check(items[0], name, function), check(items[1], name, function))
+
+
+def positive_pair(value: Any, name: str, function: str) -> Tuple[int, int]:
+    return _pair(value, name, function, positive_int)
+
+
+def nonnegative_pair(value: Any, name: str, function: str) -> Tuple[int, int]:
+    return _pair(value, name, function, nonnegative_int)
+
+
+def padding_sides(value: Any, name: str, function: str) -> Tuple[int, int, int, int]:
+    """int -> all four sides; (ph, pw) -> (ph, ph, pw, pw); a 4-tuple is (top, bottom, left, right)."""
+    if isinstance(value, (tuple, list)) and len(value) == 4:
+        return tuple(nonnegative_int(v, name, function) for v in value)  # type: ignore[return-value]
+    if isinstance(value, (tuple, list)) and len(value) not in (2, 4):
+        msg = (f"{function}: `{name}` must be an int, a pair, a 4-tuple (top, bottom, left, right), "
+               f"'same' or 'valid', got {tuple(value)!r}")
+        raise ValueError(msg)
+    ph, pw = nonnegative_pair(value, name, function)
+    return (ph, ph, pw, pw)
+
+
+def groups_divide(in_channels: int, out_channels: int, groups: int, function: str) -> None:
+    if in_channels % groups or out_channels % groups:
+        msg = (f"{function}: `groups`={groups} must divide both the input channels ({in_channels}) "
+               f"and the output channels ({out_channels})")
+        raise ValueError(msg)
+
+
+def pool_padding_fits(padding: Tuple[int, int], kernel_size: Tuple[int, int], dilation: Tuple[int, int],
+                      function: str) -> None:
+    """torch's rule: padding at most half the dilated window, so every window sees the input."""
+    for pad, kernel, dil in zip(padding, kernel_size, dilation):
+        limit = ((kernel - 1) * dil + 1) // 2
+        if pad > limit:
+            msg = (f"{function}: `padding`={padding} must be at most half the (dilated) window "
+                   f"{kernel_size} (dilation {dilation}): at most {limit} here")
+            raise ValueError(msg)
+
+
+def choice(value: Any, name: str, options: Sequence[str], function: str) -> str:
+    if not isinstance(value, str) or value not in options:
+        msg = f"{function}: `{name}` must be one of {', '.join(map(repr, options))}, got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def layout_of(value: Any, function: str) -> str:
+    if isinstance(value, str) and value.upper() in LAYOUTS:
+        return value.upper()
+    msg = f"{function}: `layout` must be 'NCHW' or 'NHWC', got {value!r}"
+    raise ValueError(msg)
+
+
+# -- arrays -----------------------------------------------------------------------------------
+
+def float_array(value: Any, name: str, function: str, dtype: Optional[np.dtype] = None) -> np.ndarray:
+    """An ndarray of float32/float64 (or cast to ``dtype``), never copied unless needed."""
+    array = np.asarray(value)
+    if array.dtype not in FLOAT_DTYPES and not (dtype is not None and array.dtype.kind in "iuf"):
+        msg = f"{function}: `{name}` must be a float32 or float64 array, got dtype {array.dtype}"
+        raise TypeError(msg)
+    if dtype is not None and array.dtype != dtype:
+        array = array.astype(dtype)
+    return array
+
+
+def check_bytes(shape: Sequence[int], dtype: np.dtype, what: str, function: str) -> None:
+    count = 1
+    for extent in shape:
+        count *= int(extent)
+    if count * dtype.itemsize > MAX_BYTES:
+        msg = (f"{function}: the {what} of shape {tuple(shape)} ({count} elements of {dtype}) is too large "
+               f"to index with 64-bit integers")
+        raise ValueError(msg)
+
+
+def _batched(array: np.ndarray, name: str, function: str, layout: str) -> Tuple[np.ndarray, bool]:
+    dims = "(N, C, H, W) or (C, H, W)" if layout == "NCHW" else "(N, H, W, C) or (H, W, C)"
+    if array.ndim not in (3, 4):
+        msg = f"{function}: `{name}` must be 4-D {dims} for layout {layout}, got shape {array.shape}"
+        raise ValueError(msg)
+    unbatched = array.ndim == 3
+    array = array[np.newaxis] if unbatched else array
+    _, c, h, w = _nchw_shape(array.shape, layout)
+    if c < 1 or h < 1 or w < 1:
+        msg = (f"{function}: `{name}` of shape {array.shape[1:] if unbatched else array.shape} "
+               f"({layout}) has an empty channel or spatial axis")
+        raise ValueError(msg)
+    return array, unbatched
+
+
+def _nchw_shape(shape: Sequence[int], layout: str) -> Tuple[int, int, int, int]:
+    n, a, b, c = shape
+    return (n, a, b, c) if layout == "NCHW" else (n, c, a, b)
+
+
+def _layout_shape(n: int, c: int, h: int, w: int, layout: str) -> Tuple[int, int, int, int]:
+    return (n, c, h, w) if layout == "NCHW" else (n, h, w, c)
+
+
+@dataclass
+class Output:
+    """Where a kernel writes (``array``: 4-D, C-contiguous) and what the caller gets back.
+
+    A user's ``out`` is written in place when it is C-contiguous and shares no memory with the
+    inputs; otherwise the kernel writes a fresh buffer that is then copied into ``out``.
+    """
+
+    array: np.ndarray
+    result: np.ndarray
+    staged: bool
+
+    def finish(self) -> np.ndarray:
+        if self.staged:
+            self.result[...] = self.array.reshape(self.result.shape)
+        return self.result
+
+
+def output_for(shape4: Tuple[int, ...], unbatched: bool, dtype: np.dtype, out: Any, inputs: Sequence[np.ndarray],
+               function: str, name: str = "out") -> Output:
+    user_shape = shape4[1:] if unbatched else shape4
+    check_bytes(shape4, dtype, "output", function)
+    if out is None:
+        array = np.empty(shape4, dtype=dtype)
+        return Output(array, array[0] if unbatched else array, staged=False)
+    if not isinstance(out, np.ndarray):
+        msg = f"{function}: `{name}` must be a numpy.ndarray, got {type(out).__name__}"
+        raise TypeError(msg)
+    if out.shape != tuple(user_shape):
+        msg = f"{function}: `{name}` must have shape {tuple(user_shape)}, got {out.shape}"
+        raise ValueError(msg)
+    if out.dtype != dtype:
+        msg = f"{function}: `{name}` must have dtype {dtype} (the input's), got {out.dtype}"
+        raise TypeError(msg)
+    if not out.flags.writeable:
+        msg = f"{function}: `{name}` is read-only"
+        raise ValueError(msg)
+    overlaps = any(np.may_share_memory(out, other) for other in inputs if other is not None)
+    if out.flags.c_contiguous and not overlaps:
+        return Output(out.reshape(shape4), out, staged=False)
+    return Output(np.empty(shape4, dtype=dtype), out, staged=True)
+
+
+# -- calls ------------------------------------------------------------------------------------
+
+@dataclass
+class Conv2dCall:
+    """A validated conv2d: arrays in ``layout``, zero padding still to apply in the kernel."""
+
+    input: np.ndarray                       # (N, C_in, H, W) or (N, H, W, C_in), C-contiguous
+    weight: np.ndarray                      # (C_out, C_in / groups, KH, KW), C-contiguous
+    bias: Optional[np.ndarray]              # (C_out,) or None
+    output: Output                          # (N, C_out, OH, OW) or (N, OH, OW, C_out)
+    stride: Tuple[int, int]
+    padding: Tuple[int, int, int, int]      # top, bottom, left, right (zeros)
+    dilation: Tuple[int, int]
+    groups: int
+    relu: bool
+    layout: str
+
+
+def conv2d_call(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: Any,
+                padding_mode: Any, layout: Any, activation: Any, out: Any) -> Conv2dCall:
+    function = "conv2d"
+    layout = layout_of(layout, function)
+    x = float_array(input, "input", function)
+    x4, unbatched = _batched(x, "input", function, layout)
+    dtype = x.dtype
+    w = float_array(weight, "weight", function, dtype=dtype)
+    if w.ndim != 4:
+        msg = f"{function}: `weight` must be 4-D (C_out, C_in/groups, KH, KW), got shape {w.shape}"
+        raise ValueError(msg)
+    n, c_in, h, wd = _nchw_shape(x4.shape, layout)
+    c_out, c_per_group, kh, kw = w.shape
+    if min(w.shape) < 1:
+        msg = f"{function}: `weight` of shape {w.shape} has an empty axis"
+        raise ValueError(msg)
+    groups = positive_int(groups, "groups", function)
+    groups_divide(c_in, c_out, groups, function)
+    if c_per_group * groups != c_in:
+        msg = (f"{function}: `weight` of shape {w.shape} expects {c_per_group * groups} input channels "
+               f"(C_in/groups={c_per_group}, groups={groups}), but `input` of shape {x.shape} ({layout}) "
+               f"has {c_in}")
+        raise ValueError(msg)
+    b = None
+    if bias is not None:
+        b = float_array(bias, "bias", function, dtype=dtype)
+        if b.shape != (c_out,):
+            msg = f"{function}: `bias` must have shape ({c_out},) (one per output channel), got {b.shape}"
+            raise ValueError(msg)
+    stride = positive_pair(stride, "stride", function)
+    dilation = positive_pair(dilation, "dilation", function)
+    sides = _shapes.conv_padding(padding, (kh, kw), dilation, stride, function=function)
+    padding_mode = choice(padding_mode, "padding_mode", PADDING_MODES, function)
+    if activation not in (None, "relu"):
+        msg = f"{function}: `activation` must be None or 'relu', got {activation!r}"
+        raise ValueError(msg)
+    top, bottom, left, right = sides
+    for extent, name in ((h + top + bottom, "height"), (wd + left + right, "width")):
+        if extent > MAX_BYTES:
+            msg = f"{function}: the padded {name} ({extent}) is too large to index with 64-bit integers"
+            raise ValueError(msg)
+    oh = _shapes.conv_extent(h, kh, stride[0], top, bottom, dilation[0])
+    ow = _shapes.conv_extent(wd, kw, stride[1], left, right, dilation[1])
+    if oh < 1 or ow < 1:
+        msg = (f"{function}: the dilated kernel ({dilation[0] * (kh - 1) + 1}, {dilation[1] * (kw - 1) + 1}) "
+               f"is larger than the padded input ({h + top + bottom}, {wd + left + right}) "
+               f"(input shape {x.shape}, weight shape {w.shape}, padding {sides}): the output would be empty")
+        raise ValueError(msg)
+    if padding_mode != "zeros" and any(sides):
+        x4 = _pad_input(x4, sides, padding_mode, layout, function)
+        sides = (0, 0, 0, 0)
+    output = output_for(_layout_shape(n, c_out, oh, ow, layout), unbatched, dtype, out, (x, w, b), function)
+    return Conv2dCall(
+        input=np.ascontiguousarray(x4), weight=np.ascontiguousarray(w),
+        bias=None if b is None else np.ascontiguousarray(b), output=output, stride=stride, padding=sides,
+        dilation=dilation, groups=groups, relu=activation == "relu", layout=layout)
+
+
+def _pad_input(x4: np.ndarray, sides: Tuple[int, int, int, int], mode: str, layout: str,
+               function: str) -> np.ndarray:
+    """Apply a non-zero padding mode explicitly (torch does the same: F.pad, then conv)."""
+    n, c, h, w = _nchw_shape(x4.shape, layout)
+    top, bottom, left, right = sides
+    for before, after, size, axis in ((top, bottom, h, "height"), (left, right, w, "width")):
+        if mode == "reflect" and max(before, after) >= size:
+            msg = (f"{function}: padding_mode='reflect' needs padding < the input {axis} ({size}), got "
+                   f"padding {sides}")
+            raise ValueError(msg)
+        if mode == "circular" and max(before, after) > size:
+            msg = (f"{function}: padding_mode='circular' needs padding <= the input {axis} ({size}), got "
+                   f"padding {sides} (it would wrap around more than once)")
+            raise ValueError(msg)
+    check_bytes(_layout_shape(n, c, h + top + bottom, w + left + right, layout), x4.dtype, "padded input", function)
+    spatial = ((top, bottom), (left, right))
+    widths = ((0, 0), (0, 0), *spatial) if layout == "NCHW" else ((0, 0), *spatial, (0, 0))
+    return np.pad(x4, widths, mode=_NUMPY_PAD_MODE[mode])
+
+
+@dataclass
+class Pool2dCall:
+    """A validated pooling call; ``indices`` is set for max pooling with return_indices."""
+
+    input: np.ndarray                 # 4-D, C-contiguous, in ``layout``
+    output: Output
+    indices: Optional[Output]
+    kernel_size: Tuple[int, int]
+    stride: Tuple[int, int]
+    padding: Tuple[int, int]
+    dilation: Tuple[int, int]
+    layout: str
+    count_include_pad: bool = True
+    divisor_override: Optional[int] = None
+
+
+def pool2d_call(function: str, input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+                ceil_mode: Any, layout: Any, *, return_indices: bool = False, count_include_pad: Any = True,
+                divisor_override: Any = None, out: Any = None) -> Pool2dCall:
+    layout = layout_of(layout, function)
+    x = float_array(input, "input", function)
+    x4, unbatched = _batched(x, "input", function, layout)
+    n, c, h, w = _nchw_shape(x4.shape, layout)
+    kernel = positive_pair(kernel_size, "kernel_size", function)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        stride = kernel  # torch's default: non-overlapping windows
+    else:
+        stride = positive_pair(stride, "stride", function)
+    pad = nonnegative_pair(padding, "padding", function)
+    dil = positive_pair(dilation, "dilation", function)
+    ceil_mode = flag(ceil_mode, "ceil_mode", function)
+    pool_padding_fits(pad, kernel, dil, function)
+    count_include_pad = flag(count_include_pad, "count_include_pad", function)
+    if divisor_override is not None:
+        divisor_override = integer(divisor_override, "divisor_override", function)
+        if divisor_override == 0:
+            msg = f"{function}: `divisor_override` must not be zero"
+            raise ValueError(msg)
+    oh = _shapes.pool_extent(h, kernel[0], stride[0], pad[0], dil[0], ceil_mode)
+    ow = _shapes.pool_extent(w, kernel[1], stride[1], pad[1], dil[1], ceil_mode)
+    if oh < 1 or ow < 1:
+        msg = (f"{function}: the window {kernel} (dilation {dil}) is larger than the padded input "
+               f"({h + 2 * pad[0]}, {w + 2 * pad[1]}) (input shape {x.shape}, padding {pad}): the output would "
+               f"be empty")
+        raise ValueError(msg)
+    shape4 = _layout_shape(n, c, oh, ow, layout)
+    output = output_for(shape4, unbatched, x.dtype, out, (x,), function)
+    indices = output_for(shape4, unbatched, np.dtype(np.int64), None, (), function) if return_indices else None
+    return Pool2dCall(input=np.ascontiguousarray(x4), output=output, indices=indices, kernel_size=kernel,
+                      stride=stride, padding=pad, dilation=dil, layout=layout,
+                      count_include_pad=count_include_pad, divisor_override=divisor_override)

@@ -1,0 +1,44 @@
+"""Thin adapter over the compiled module ``fastconv._core``: no checks, the call is validated."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from .. import _core  # ImportError here marks the backend unavailable (see _dispatch)
+from .._validate import Conv2dCall, Pool2dCall
+
+
+def _apply_simd_override() -> None:
+    """FASTCONV_SIMD=avx2|scalar|... lowers the kernel level chosen from the CPU; it never raises it."""
+    requested = os.environ.get("FASTCONV_SIMD", "").strip().lower()
+    if not requested:
+        return
+    if requested == "baseline":
+        requested = "scalar"
+    supported = _core.simd_levels()
+    if requested not in supported:
+        warnings.warn(f"FASTCONV_SIMD={requested!r} is not one of the levels this CPU supports "
+                      f"({', '.join(supported)}); using {_core.simd_level()!r}", RuntimeWarning, stacklevel=2)
+        return
+    if supported.index(requested) < supported.index(_core.simd_level()):
+        _core._set_simd(requested)
+
+
+_apply_simd_override()
+
+
+def conv2d(call: Conv2dCall, num_threads: int) -> None:
+    _core.conv2d(call.input, call.weight, call.bias, call.output.array, call.stride, call.padding,
+                 call.dilation, call.groups, call.relu, call.layout == "NHWC", num_threads)
+
+
+def max_pool2d(call: Pool2dCall, num_threads: int) -> None:
+    indices = None if call.indices is None else call.indices.array
+    _core.max_pool2d(call.input, call.output.array, indices, call.kernel_size, call.stride, call.padding,
+                     call.dilation, call.layout == "NHWC", num_threads)
+
+
+def avg_pool2d(call: Pool2dCall, num_threads: int) -> None:
+    _core.avg_pool2d(call.input, call.output.array, call.kernel_size, call.stride, call.padding,
+                     call.count_include_pad, call.divisor_override or 0, call.layout == "NHWC", num_threads)

@@ -1,0 +1,185 @@
+"""The Numba backend: the fallback when the compiled module is missing, also selectable.
+
+Kernels are compiled on first use for the dtype they meet (float32 or float64), in two
+versions: ``parallel=True`` with ``prange``, and serial. Numba's default threading layer
+(workqueue) aborts the process when two Python threads enter parallel code at once, so a
+second concurrent caller runs the serial version instead. fastmath stays off (NaN must
+propagate); set FASTCONV_NUMBA_CACHE=1 to cache compiled kernels on disk.
+
+NCHW kernels run natively; NHWC calls are transposed to NCHW and back here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numba
+import numpy as np
+
+from .._validate import Conv2dCall, Pool2dCall
+
+_CACHE = os.environ.get("FASTCONV_NUMBA_CACHE", "") == "1"
+
+
+def _conv2d_nchw(x, weight, bias, out, sh, sw, pad_top, pad_left, dh, dw, groups, relu):
+    n_batch, c_in, h, w = x.shape
+    c_out, c_per_group, kh, kw = weight.shape
+    oh, ow = out.shape[2], out.shape[3]
+    out_per_group = c_out // groups
+    for job in numba.prange(n_batch * c_out):
+        n = job // c_out
+        oc = job % c_out
+        first_channel = (oc // out_per_group) * c_per_group
+        for i in range(oh):
+            for j in range(ow):
+                out[n, oc, i, j] = bias[oc]
+            for c in range(c_per_group):
+                for p in range(kh):
+                    row = i * sh - pad_top + p * dh
+                    if row < 0 or row >= h:
+                        continue
+                    for q in range(kw):
+                        value = weight[oc, c, p, q]
+                        offset = q * dw - pad_left  # input column = j * sw + offset
+                        lo = 0 if offset >= 0 else (-offset + sw - 1) // sw
+                        hi = 0 if w - 1 - offset < 0 else min(ow, (w - 1 - offset) // sw + 1)
+                        for j in range(lo, hi):
+                            out[n, oc, i, j] += value * x[n, first_channel + c, row, j * sw + offset]
+            if relu:
+                for j in range(ow):
+                    if out[n, oc, i, j] < 0:
+                        out[n, oc, i, j] = 0
+    return out
+
+
+def _max_pool2d_nchw(x, out, indices, kh, kw, sh, sw, ph, pw, dh, dw):
+    n_batch, channels, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for plane in numba.prange(n_batch * channels):
+        n = plane // channels
+        c = plane % channels
+        for i in range(oh):
+            r0 = i * sh - ph
+            r1 = min(r0 + (kh - 1) * dh + 1, h)
+            while r0 < 0:
+                r0 += dh
+            for j in range(ow):
+                c0 = j * sw - pw
+                c1 = min(c0 + (kw - 1) * dw + 1, w)
+                while c0 < 0:
+                    c0 += dw
+                best = -np.inf
+                best_index = r0 * w + c0
+                for r in range(r0, r1, dh):
+                    for s in range(c0, c1, dw):
+                        v = x[n, c, r, s]
+                        if v > best or np.isnan(v):
+                            best = v
+                            best_index = r * w + s
+                out[n, c, i, j] = best
+                indices[n, c, i, j] = best_index
+    return out
+
+
+def _avg_pool2d_nchw(x, out, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    n_batch, channels, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for plane in numba.prange(n_batch * channels):
+        n = plane // channels
+        c = plane % channels
+        for i in range(oh):
+            r0 = i * sh - ph
+            r1 = min(r0 + kh, h + ph)
+            for j in range(ow):
+                c0 = j * sw - pw
+                c1 = min(c0 + kw, w + pw)
+                padded_area = (r1 - r0) * (c1 - c0)
+                ra, rb, ca, cb = max(r0, 0), min(r1, h), max(c0, 0), min(c1, w)
+                if ra >= rb or ca >= cb:
+                    out[n, c, i, j] = 0
+                    continue
+                total = 0.0  # float64 accumulation, rounded once on store
+                for r in range(ra, rb):
+                    for s in range(ca, cb):
+                        total += x[n, c, r, s]
+                if divisor_override != 0:
+                    divisor = divisor_override
+                elif count_include_pad:
+                    divisor = padded_area
+                else:
+                    divisor = (rb - ra) * (cb - ca)
+                out[n, c, i, j] = total / divisor
+    return out
+
+
+class _Kernel:
+    """A kernel compiled twice: parallel for the first caller, serial for concurrent ones."""
+
+    def __init__(self, function) -> None:
+        self.parallel = numba.njit(parallel=True, nogil=True, cache=_CACHE)(function)
+        self.serial = numba.njit(parallel=False, nogil=True, cache=_CACHE)(function)
+        self.busy = threading.Lock()
+
+    def __call__(self, num_threads: int, *args) -> None:
+        if num_threads > 1 and self.busy.acquire(blocking=False):
+            try:
+                numba.set_num_threads(min(num_threads, numba.config.NUMBA_NUM_THREADS))
+                self.parallel(*args)
+            finally:
+                self.busy.release()
+        else:
+            self.serial(*args)
+
+
+_conv2d = _Kernel(_conv2d_nchw)
+_max_pool2d = _Kernel(_max_pool2d_nchw)
+_avg_pool2d = _Kernel(_avg_pool2d_nchw)
+
+
+def _nchw(array: np.ndarray, layout: str) -> np.ndarray:
+    return array if layout == "NCHW" else np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+
+
+def _scratch(target: np.ndarray, layout: str) -> np.ndarray:
+    """The NCHW array to compute into: the target itself, or a buffer for an NHWC target."""
+    if layout == "NCHW":
+        return target
+    n, h, w, c = target.shape
+    return np.empty((n, c, h, w), dtype=target.dtype)
+
+
+def _store(target: np.ndarray, computed: np.ndarray, layout: str) -> None:
+    if layout == "NHWC":
+        target[...] = computed.transpose(0, 2, 3, 1)
+
+
+def conv2d(call: Conv2dCall, num_threads: int) -> None:
+    x = _nchw(call.input, call.layout)
+    out = _scratch(call.output.array, call.layout)
+    bias = call.bias if call.bias is not None else np.zeros(call.weight.shape[0], dtype=x.dtype)
+    top, _, left, _ = call.padding
+    _conv2d(num_threads, x, call.weight, bias, out, call.stride[0], call.stride[1], top, left,
+            call.dilation[0], call.dilation[1], call.groups, call.relu)
+    _store(call.output.array, out, call.layout)
+
+
+def max_pool2d(call: Pool2dCall, num_threads: int) -> None:
+    x = _nchw(call.input, call.layout)
+    out = _scratch(call.output.array, call.layout)
+    indices = (np.empty(out.shape, dtype=np.int64) if call.indices is None
+               else _scratch(call.indices.array, call.layout))
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = call.kernel_size, call.stride, call.padding, call.dilation
+    _max_pool2d(num_threads, x, out, indices, kh, kw, sh, sw, ph, pw, dh, dw)
+    _store(call.output.array, out, call.layout)
+    if call.indices is not None:
+        _store(call.indices.array, indices, call.layout)
+
+
+def avg_pool2d(call: Pool2dCall, num_threads: int) -> None:
+    x = _nchw(call.input, call.layout)
+    out = _scratch(call.output.array, call.layout)
+    (kh, kw), (sh, sw), (ph, pw) = call.kernel_size, call.stride, call.padding
+    _avg_pool2d(num_threads, x, out, kh, kw, sh, sw, ph, pw, call.count_include_pad,
+                call.divisor_override or 0)
+    _store(call.output.array, out, call.layout)
