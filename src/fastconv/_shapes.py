@@ -128,7 +128,7 @@ def pool_output_size(size: int, kernel_size: int, stride: Optional[int] = None, 
     stride : int, optional
         Defaults to ``kernel_size``.
     padding : int, default 0
-        Implicit padding on both ends; at most half the dilated window.
+        Implicit padding on both ends; at most ``kernel_size // 2`` (torch's rule).
     dilation : int, default 1
     ceil_mode : bool, default False
         Round up, so a partial window at the end counts, as long as it starts inside the input
@@ -154,7 +154,7 @@ def pool_output_size(size: int, kernel_size: int, stride: Optional[int] = None, 
     dilation = _validate.positive_int(dilation, "dilation", function)
     pad = _validate.nonnegative_int(padding, "padding", function)
     ceil_mode = _validate.flag(ceil_mode, "ceil_mode", function)
-    _validate.pool_padding_fits((pad, pad), (kernel, kernel), (dilation, dilation), function)
+    _validate.pool_padding_fits((pad, pad), (kernel, kernel), function)
     out = pool_extent(size, kernel, stride, pad, dilation, ceil_mode)
     if out < 1:
         msg = (f"{function}: the window ({dilation * (kernel - 1) + 1}) is larger than the padded input "

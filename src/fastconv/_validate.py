@@ -108,14 +108,12 @@ def groups_divide(in_channels: int, out_channels: int, groups: int, function: st
         raise ValueError(msg)
 
 
-def pool_padding_fits(padding: Tuple[int, int], kernel_size: Tuple[int, int], dilation: Tuple[int, int],
-                      function: str) -> None:
-    """torch's rule: padding at most half the dilated window, so every window sees the input."""
-    for pad, kernel, dil in zip(padding, kernel_size, dilation):
-        limit = ((kernel - 1) * dil + 1) // 2
-        if pad > limit:
-            msg = (f"{function}: `padding`={padding} must be at most half the (dilated) window "
-                   f"{kernel_size} (dilation {dilation}): at most {limit} here")
+def pool_padding_fits(padding: Tuple[int, int], kernel_size: Tuple[int, int], function: str) -> None:
+    """torch's rule: padding at most half the window (kernel_size // 2, dilation not counted)."""
+    for pad, kernel in zip(padding, kernel_size):
+        if pad > kernel // 2:
+            msg = (f"{function}: `padding`={padding} must be at most half the window `kernel_size`={kernel_size} "
+                   f"(at most {kernel // 2} along that axis), as in torch")
             raise ValueError(msg)
 
 
@@ -350,7 +348,7 @@ def pool2d_call(function: str, input: Any, kernel_size: Any, stride: Any, paddin
     pad = nonnegative_pair(padding, "padding", function)
     dil = positive_pair(dilation, "dilation", function)
     ceil_mode = flag(ceil_mode, "ceil_mode", function)
-    pool_padding_fits(pad, kernel, dil, function)
+    pool_padding_fits(pad, kernel, function)
     count_include_pad = flag(count_include_pad, "count_include_pad", function)
     if divisor_override is not None:
         divisor_override = integer(divisor_override, "divisor_override", function)

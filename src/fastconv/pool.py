@@ -26,7 +26,7 @@ def max_pool2d(input: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair
     stride : int or (int, int), optional
         Defaults to ``kernel_size`` (non-overlapping windows).
     padding : int or (int, int), default 0
-        Implicit padding on both sides, at most half the dilated window; padded cells never win.
+        Implicit padding on both sides, at most ``kernel_size // 2``; padded cells never win.
     dilation : int or (int, int), default 1
     ceil_mode : bool, default False
         Keep a partial window at the bottom/right border: a 5x5 map pooled 2x2 / stride 2 gives

@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+
+import fastconv
+
+BACKENDS = fastconv.backends()
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.fixture(params=BACKENDS, ids=str)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture(params=DTYPES, ids=lambda d: np.dtype(d).name)
+def dtype(request):
+    return np.dtype(request.param)
+
+
+@pytest.fixture
+def restore_threads():
+    before = fastconv.get_num_threads()
+    yield
+    fastconv.set_num_threads(before)

@@ -1,0 +1,170 @@
+"""conv2d: every backend against the reference on random cases over every option, the reference
+(and every backend) against torch when installed, the edge cases and every error."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import fastconv
+from _cases import assert_close, random_array, random_conv_case, reference
+
+SEEDS = range(40)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_matches_reference(backend, dtype, seed):
+    rng = np.random.default_rng(seed)
+    case = random_conv_case(rng, dtype)
+    expected = reference("conv2d", case)
+    actual = fastconv.conv2d(case.input, case.weight, **case.kwargs, backend=backend)
+    assert actual.dtype == dtype
+    assert_close(actual, expected, dtype)
+
+
+@pytest.mark.parametrize("seed", range(100, 140))
+def test_matches_torch(backend, dtype, seed):
+    torch_ops = pytest.importorskip("_torch")
+    rng = np.random.default_rng(seed)
+    case = random_conv_case(rng, dtype)
+    expected = torch_ops.conv2d(case)
+    actual = fastconv.conv2d(case.input, case.weight, **case.kwargs, backend=backend)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    assert_close(actual, expected, dtype)
+
+
+def test_lecture_example(backend):
+    from fastconv._demo import LECTURE_DETECTOR, LECTURE_FEATURE_MAP, LECTURE_IMAGE
+
+    feature_map = fastconv.conv2d(LECTURE_IMAGE[None, None], LECTURE_DETECTOR[None, None], backend=backend)
+    np.testing.assert_array_equal(feature_map[0, 0], LECTURE_FEATURE_MAP)
+    assert feature_map[0, 0, 2, 2] == 0  # the slides print 1 here
+
+
+def test_lecture_layer_shapes(backend):
+    rng = np.random.default_rng(1)
+    image = random_array(rng, (3, 32, 32), np.float32)
+    weight = random_array(rng, (64, 3, 3, 3), np.float32)
+    assert fastconv.conv2d(image, weight, backend=backend).shape == (64, 30, 30)
+    assert fastconv.conv2d(image, weight, padding=1, backend=backend).shape == (64, 32, 32)
+    nhwc = fastconv.conv2d(image.transpose(1, 2, 0), weight, padding="same", layout="NHWC", backend=backend)
+    assert nhwc.shape == (32, 32, 64)
+
+
+@pytest.mark.parametrize("kernel, dilation, expected", [
+    (2, 1, (0, 1)), (4, 1, (1, 2)), (3, 1, (1, 1)), (2, 3, (1, 2)), (3, 2, (2, 2))])
+def test_same_padding_puts_the_extra_cell_bottom_right(kernel, dilation, expected):
+    x = np.arange(36.0).reshape(1, 1, 6, 6)
+    weight = np.zeros((1, 1, kernel, kernel))
+    weight[0, 0, 0, 0] = 1.0  # picks the top-left tap: out[i, j] = x_padded[i, j]
+    out = fastconv.conv2d(x, weight, padding="same", dilation=dilation)
+    top, _ = expected
+    shifted = np.pad(x[0, 0], ((top, 0), (top, 0)))[:6, :6]
+    np.testing.assert_array_equal(out[0, 0], shifted)
+
+
+def test_out_argument(backend, dtype):
+    rng = np.random.default_rng(3)
+    x = random_array(rng, (2, 4, 9, 8), dtype)
+    weight = random_array(rng, (6, 2, 3, 3), dtype)
+    expected = fastconv.conv2d(x, weight, groups=2, backend="reference")
+    out = np.full(expected.shape, np.nan, dtype=dtype)
+    result = fastconv.conv2d(x, weight, groups=2, out=out, backend=backend)
+    assert result is out
+    assert_close(out, expected, dtype)
+    # a non-contiguous out is filled through a buffer
+    big = np.full((2, 6, 7, 12), np.nan, dtype=dtype)
+    view = big[:, :, :, ::2]
+    assert fastconv.conv2d(x, weight, groups=2, out=view, backend=backend) is view
+    assert_close(view, expected, dtype)
+    assert np.isnan(big[:, :, :, 1::2]).all()
+
+
+def test_out_overlapping_the_input_gives_the_right_answer(backend):
+    rng = np.random.default_rng(4)
+    x = random_array(rng, (1, 2, 6, 6), np.float64)
+    weight = random_array(rng, (2, 2, 1, 1), np.float64)
+    expected = fastconv.conv2d(x, weight, backend="reference")
+    fastconv.conv2d(x, weight, out=x, backend=backend)  # in place: read before write
+    assert_close(x, expected, np.float64)
+
+
+def test_non_contiguous_and_foreign_inputs(backend):
+    rng = np.random.default_rng(5)
+    x = random_array(rng, (2, 3, 10, 14), np.float32)[:, :, ::2, 1::2]
+    weight = random_array(rng, (4, 3, 2, 2), np.float64)  # cast to the input's dtype
+    result = fastconv.conv2d(x, weight.tolist(), backend=backend)
+    expected = fastconv.conv2d(np.ascontiguousarray(x), weight.astype(np.float32), backend="reference")
+    assert result.dtype == np.float32
+    assert_close(result, expected, np.float32)
+
+
+def test_nan_and_inf_propagate(backend, dtype):
+    x = np.ones((1, 1, 7, 7), dtype=dtype)
+    x[0, 0, 5, 5] = np.nan
+    x[0, 0, 0, 0] = np.inf
+    out = fastconv.conv2d(x, np.ones((1, 1, 3, 3), dtype=dtype), activation="relu", backend=backend)[0, 0]
+    nan_cells = np.zeros((5, 5), dtype=bool)
+    nan_cells[3:, 3:] = True  # the windows that cover (5, 5)
+    np.testing.assert_array_equal(np.isnan(out), nan_cells)
+    assert out[0, 0] == np.inf
+    assert out[0, 4] == 9 and out[4, 0] == 9
+
+
+def test_empty_batch(backend):
+    out = fastconv.conv2d(np.zeros((0, 3, 5, 5), np.float32), np.ones((2, 3, 3, 3), np.float32), backend=backend)
+    assert out.shape == (0, 2, 3, 3) and out.dtype == np.float32
+
+
+def test_large_random_layer_matches_reference(backend):
+    """A layer big enough to run every thread and the wide SIMD paths."""
+    if backend == "reference":
+        pytest.skip("the reference is what this compares with")
+    rng = np.random.default_rng(6)
+    x = random_array(rng, (2, 16, 37, 41), np.float32)
+    weight = random_array(rng, (24, 8, 3, 3), np.float32)
+    bias = random_array(rng, (24,), np.float32)
+    for layout in ("NCHW", "NHWC"):
+        xin = x if layout == "NCHW" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        expected = fastconv.conv2d(xin, weight, bias, stride=(1, 2), padding=(2, 1, 0, 3), groups=2,
+                                   layout=layout, activation="relu", backend="reference")
+        actual = fastconv.conv2d(xin, weight, bias, stride=(1, 2), padding=(2, 1, 0, 3), groups=2,
+                                 layout=layout, activation="relu", backend=backend)
+        assert_close(actual, expected, np.float32)
+
+
+def test_threads_setting_gives_the_same_answer(backend, restore_threads):
+    rng = np.random.default_rng(7)
+    x = random_array(rng, (2, 4, 20, 20), np.float64)
+    weight = random_array(rng, (8, 4, 3, 3), np.float64)
+    fastconv.set_num_threads(1)
+    one = fastconv.conv2d(x, weight, backend=backend)
+    fastconv.set_num_threads(2)
+    assert fastconv.get_num_threads() == 2
+    two = fastconv.conv2d(x, weight, backend=backend)
+    assert_close(one, two, np.float64)
+
+
+def test_concurrent_calls_from_python_threads(backend):
+    rng = np.random.default_rng(8)
+    inputs = [random_array(rng, (1, 3, 24, 24), np.float32) for _ in range(6)]
+    weight = random_array(rng, (8, 3, 3, 3), np.float32)
+    expected = [fastconv.conv2d(x, weight, padding=1, backend="reference") for x in inputs]
+    results = [None] * len(inputs)
+    errors = []
+
+    def work(i):
+        try:
+            for _ in range(3):
+                results[i] = fastconv.conv2d(inputs[i], weight, padding=1, backend=backend)
+        except Exception as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for got, want in zip(results, expected):
+        assert_close(got, want, np.float32)
