@@ -12,6 +12,12 @@ def backend(request):
     return request.param
 
 
+@pytest.fixture(params=[b for b in BACKENDS if b != "reference"], ids=str)
+def fast_backend(request):
+    """The backends that are compared with the reference."""
+    return request.param
+
+
 @pytest.fixture(params=DTYPES, ids=lambda d: np.dtype(d).name)
 def dtype(request):
     return np.dtype(request.param)

@@ -17,8 +17,8 @@ from types import ModuleType
 from typing import Dict, List, Optional
 
 BACKEND_NAMES = ("cpp", "numba", "reference")  # fastest first
-_MODULES = {"cpp": "fastconv.backends.cpp", "numba": "fastconv.backends.numba_",
-            "reference": "fastconv.backends.reference"}
+_MODULES = {"cpp": "fastconv._backends.cpp", "numba": "fastconv._backends.numba_",
+            "reference": "fastconv._backends.reference"}
 
 _loaded: Dict[str, ModuleType] = {}
 _unavailable: Dict[str, str] = {}
@@ -83,9 +83,9 @@ def default_backend() -> str:
     return backends()[0]
 
 
-def resolve(name: Optional[str]) -> ModuleType:
-    """The backend module for an explicit ``backend=`` argument or the default."""
-    chosen = default_backend() if name is None else _check_name(name, "`backend`")
+def resolve(name: Optional[str], function: str) -> ModuleType:
+    """The backend module for an explicit ``backend=`` argument of ``function``, or the default."""
+    chosen = default_backend() if name is None else _check_name(name, f"{function}: `backend`")
     return _loaded[chosen]
 
 

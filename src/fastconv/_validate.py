@@ -35,7 +35,11 @@ def integer(value: Any, name: str, function: str) -> int:
     if not _is_int(value):
         msg = f"{function}: `{name}` must be an int, got {type(value).__name__} {value!r}"
         raise TypeError(msg)
-    return operator.index(value)
+    value = operator.index(value)
+    if abs(value) > MAX_BYTES:
+        msg = f"{function}: `{name}`={value} is too large to index with 64-bit integers"
+        raise ValueError(msg)
+    return value
 
 
 def positive_int(value: Any, name: str, function: str) -> int:

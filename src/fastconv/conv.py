@@ -84,9 +84,9 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
            [1, 4, 2, 1, 0],
            [0, 0, 1, 2, 1]])
     """
+    chosen = _dispatch.resolve(backend, "conv2d")
     call = _validate.conv2d_call(input, weight, bias, stride, padding, dilation, groups, padding_mode, layout,
                                  activation, out)
-    chosen = _dispatch.resolve(backend)
     if call.input.shape[0]:  # an empty batch gives an empty result without a kernel call
         chosen.conv2d(call, _dispatch.get_num_threads())
     return call.output.finish()

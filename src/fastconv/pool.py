@@ -61,10 +61,12 @@ def max_pool2d(input: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair
            [4, 2, 1],
            [0, 2, 1]])
     """
+    chosen = _dispatch.resolve(backend, "max_pool2d")
     call = _validate.pool2d_call("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, layout,
                                  return_indices=_validate.flag(return_indices, "return_indices", "max_pool2d"),
                                  out=out)
-    _run("max_pool2d", call, backend)
+    if call.input.size:
+        chosen.max_pool2d(call, _dispatch.get_num_threads())
     values = call.output.finish()
     return (values, call.indices.finish()) if call.indices is not None else values
 
@@ -107,13 +109,10 @@ def avg_pool2d(input: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair
     array([[[ 2.5,  4.5],
             [10.5, 12.5]]])
     """
+    chosen = _dispatch.resolve(backend, "avg_pool2d")
     call = _validate.pool2d_call("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode, layout,
                                  count_include_pad=count_include_pad, divisor_override=divisor_override, out=out)
-    _run("avg_pool2d", call, backend)
+    if call.input.size:
+        chosen.avg_pool2d(call, _dispatch.get_num_threads())
     return call.output.finish()
 
-
-def _run(operation: str, call: _validate.Pool2dCall, backend: Optional[str]) -> None:
-    chosen = _dispatch.resolve(backend)
-    if call.input.size:
-        getattr(chosen, operation)(call, _dispatch.get_num_threads())

@@ -1,4 +1,0 @@
-"""Backends: ``reference`` (the spec), ``numba`` (fallback), ``cpp`` (compiled ``fastconv._core``).
-
-Each takes an already-validated call from ``fastconv._validate`` and writes its output arrays.
-"""

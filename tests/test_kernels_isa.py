@@ -1,0 +1,98 @@
+"""The compiled kernels at every SIMD level this CPU supports, and the guards of fastconv._core."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastconv
+from _cases import assert_close, random_conv_case, random_pool_case
+
+_core = pytest.importorskip("fastconv._core", reason="the compiled backend is not built")
+LEVELS = _core.simd_levels()
+
+
+@pytest.fixture(params=LEVELS)
+def simd_level(request):
+    before = _core.simd_level()
+    _core._set_simd(request.param)
+    yield request.param
+    _core._set_simd(before)
+
+
+def test_every_kernel_compiled_for_every_level():
+    names = _core.kernels()
+    for kernel in ("conv2d_f32_direct", "conv2d_f64_direct", "max_pool2d_f32", "avg_pool2d_f64"):
+        assert f"{kernel}_scalar" in names
+    assert "scalar" in LEVELS and LEVELS[0] == "scalar"
+
+
+def test_best_level_is_chosen_by_default():
+    result = subprocess.run([sys.executable, "-c", "from fastconv import _core; print(_core.simd_level())"],
+                            capture_output=True, text=True, env={k: v for k, v in os.environ.items()
+                                                                 if k != "FASTCONV_SIMD"}, timeout=120)
+    assert result.stdout.strip() == LEVELS[-1]
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_conv2d_at_every_level(simd_level, dtype, seed):
+    case = random_conv_case(np.random.default_rng(1000 + seed), dtype)
+    expected = fastconv.conv2d(case.input, case.weight, **case.kwargs, backend="reference")
+    assert_close(fastconv.conv2d(case.input, case.weight, **case.kwargs, backend="cpp"), expected, dtype)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("seed", range(15))
+def test_pooling_at_every_level(simd_level, dtype, kind, seed):
+    case = random_pool_case(np.random.default_rng(2000 + seed), dtype, kind)
+    function = getattr(fastconv, f"{kind}_pool2d")
+    expected = function(case.input, **case.kwargs, backend="reference")
+    actual = function(case.input, **case.kwargs, backend="cpp")
+    if kind == "max":
+        np.testing.assert_array_equal(actual, expected)
+    else:
+        assert_close(actual, expected, dtype)
+
+
+@pytest.mark.parametrize("level", ["scalar", "avx2", "baseline"])
+def test_environment_lowers_the_level(level):
+    expected = "scalar" if level == "baseline" else level
+    if expected not in LEVELS:
+        pytest.skip(f"this CPU has no {level}")
+    code = "from fastconv._backends import cpp; from fastconv import _core; print(_core.simd_level())"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "FASTCONV_SIMD": level})
+    assert result.stdout.strip() == expected, result.stderr
+
+
+def test_environment_unknown_level_warns():
+    code = "import warnings; warnings.simplefilter('error'); from fastconv._backends import cpp"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "FASTCONV_SIMD": "sse9"})
+    assert result.returncode != 0 and "FASTCONV_SIMD" in result.stderr
+
+
+def test_unsupported_level_is_refused():
+    with pytest.raises(ValueError, match="unknown SIMD level"):
+        _core._set_simd("avx1024")
+
+
+def test_core_guards_refuse_inconsistent_buffers():
+    """A direct call into _core with inconsistent arrays raises instead of touching memory."""
+    x = np.ones((1, 2, 5, 5), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="output has the wrong shape"):
+        _core.conv2d(x, w, None, np.empty((1, 3, 4, 4), np.float32), (1, 1), (0, 0, 0, 0), (1, 1), 1, False, False, 1)
+    with pytest.raises(ValueError, match="channels"):
+        _core.conv2d(x, np.ones((3, 1, 3, 3), np.float32), None, np.empty((1, 3, 3, 3), np.float32), (1, 1),
+                     (0, 0, 0, 0), (1, 1), 1, False, False, 1)
+    with pytest.raises(TypeError):  # mixed dtypes are not converted silently
+        _core.conv2d(x, w.astype(np.float64), None, np.empty((1, 3, 3, 3), np.float32), (1, 1), (0, 0, 0, 0),
+                     (1, 1), 1, False, False, 1)
+    with pytest.raises(ValueError, match="does not fit"):
+        _core.max_pool2d(x, np.empty((1, 2, 9, 9), np.float32), None, (2, 2), (2, 2), (0, 0), (1, 1), False, 1)
+    with pytest.raises(ValueError, match="bias"):
+        _core.conv2d(x, w, np.ones(2, np.float32), np.empty((1, 3, 3, 3), np.float32), (1, 1), (0, 0, 0, 0),
+                     (1, 1), 1, False, False, 1)
