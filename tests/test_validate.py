@@ -113,8 +113,11 @@ def test_avg_pool_errors(kwargs, error, word):
 
 
 def test_accepted_spellings():
-    """NumPy integers, lists and lower-case layouts are fine; bool-like 0/1 flags too."""
+    """NumPy integers, lists, arrays and lower-case layouts are fine; bool-like 0/1 flags and
+    big-endian floats too."""
     out = fastconv.conv2d(X, W, stride=[np.int64(1), 2], padding=np.int32(1), layout="nchw")
     assert out.shape == (2, 6, 8, 4)
+    out = fastconv.conv2d(X.astype(">f4"), W, padding=np.array([0, 1, 2, 3]))
+    assert out.shape == (2, 6, 7, 9) and out.dtype == np.float32
     pooled = fastconv.max_pool2d(P, [2, 2], stride=(), ceil_mode=np.bool_(True), return_indices=0)
     assert pooled.shape == (1, 3, 3, 3)

@@ -95,6 +95,8 @@ def nonnegative_pair(value: Any, name: str, function: str) -> Tuple[int, int]:
 
 def padding_sides(value: Any, name: str, function: str) -> Tuple[int, int, int, int]:
     """int -> all four sides; (ph, pw) -> (ph, ph, pw, pw); a 4-tuple is (top, bottom, left, right)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
     if isinstance(value, (tuple, list)) and len(value) == 4:
         return tuple(nonnegative_int(v, name, function) for v in value)  # type: ignore[return-value]
     if isinstance(value, (tuple, list)) and len(value) not in (2, 4):
@@ -140,6 +142,8 @@ def layout_of(value: Any, function: str) -> str:
 def float_array(value: Any, name: str, function: str, dtype: Optional[np.dtype] = None) -> np.ndarray:
     """An ndarray of float32/float64 (or cast to ``dtype``), never copied unless needed."""
     array = np.asarray(value)
+    if array.dtype.kind == "f" and not array.dtype.isnative:  # big-endian data from a file, say
+        array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype not in FLOAT_DTYPES and not (dtype is not None and array.dtype.kind in "iuf"):
         msg = f"{function}: `{name}` must be a float32 or float64 array, got dtype {array.dtype}"
         raise TypeError(msg)
