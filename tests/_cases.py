@@ -30,11 +30,9 @@ def random_array(rng, shape, dtype):
     return rng.standard_normal(shape).astype(dtype)
 
 
-@dataclass
-class ConvCase:
+class _Case:
     input: np.ndarray
-    weight: np.ndarray
-    kwargs: Dict[str, Any] = field(default_factory=dict)
+    kwargs: Dict[str, Any]
 
     @property
     def layout(self):
@@ -44,6 +42,13 @@ class ConvCase:
         """The input as batched NCHW (what torch takes)."""
         x = self.input if self.input.ndim == 4 else self.input[None]
         return x if self.layout == "NCHW" else x.transpose(0, 3, 1, 2)
+
+
+@dataclass
+class ConvCase(_Case):
+    input: np.ndarray
+    weight: np.ndarray
+    kwargs: Dict[str, Any] = field(default_factory=dict)
 
 
 def random_conv_case(rng, dtype) -> ConvCase:
@@ -97,17 +102,9 @@ def random_conv_case(rng, dtype) -> ConvCase:
 
 
 @dataclass
-class PoolCase:
+class PoolCase(_Case):
     input: np.ndarray
     kwargs: Dict[str, Any]
-
-    @property
-    def layout(self):
-        return self.kwargs.get("layout", "NCHW")
-
-    def nchw_input(self):
-        x = self.input if self.input.ndim == 4 else self.input[None]
-        return x if self.layout == "NCHW" else x.transpose(0, 3, 1, 2)
 
 
 def random_pool_case(rng, dtype, kind: str) -> PoolCase:
