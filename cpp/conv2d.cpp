@@ -3,13 +3,17 @@
 #include <type_traits>
 #include <vector>
 
+#include "common/util.hpp"
 #include "dispatch.hpp"
 
 namespace fastconv {
 namespace {
 
+// Zero positions after each packed plane, more than any kernel's tile reads past its end.
+constexpr int64_t kTileSlack = 256;
+
 // (C_out, C_in/groups, KH, KW) -> (KH, KW, C_in/groups, C_out): output channels contiguous, so
-// the NHWC kernel's innermost loop is a unit-stride multiply-add over them.
+// the NHWC direct kernel's innermost loop is a unit-stride multiply-add over them.
 template <typename T>
 std::vector<T> pack_weight_hwio(const Conv2dArgs<T>& a) {
     const int64_t in_per_group = a.in_channels / a.groups;
@@ -24,10 +28,8 @@ std::vector<T> pack_weight_hwio(const Conv2dArgs<T>& a) {
     return packed;
 }
 
-}  // namespace
-
 template <typename T>
-void conv2d(Conv2dArgs<T> args) {
+void conv2d_direct(Conv2dArgs<T> args) {
     std::vector<T> packed;
     if (args.nhwc) {
         packed = pack_weight_hwio(args);
@@ -39,7 +41,130 @@ void conv2d(Conv2dArgs<T> args) {
         kernels().conv2d_f64_direct(args);
 }
 
-template void conv2d<float>(Conv2dArgs<float>);
-template void conv2d<double>(Conv2dArgs<double>);
+// Output channels per register block: fewer rows waste less on small groups (depthwise: 1),
+// more rows reuse each loaded input vector more often.
+int choose_block_rows(int64_t out_per_group) {
+    int best = 1;
+    int64_t best_cost = -1;
+    for (int rows : {6, 4, 2, 1}) {
+        const int64_t blocks = (out_per_group + rows - 1) / rows;
+        const int64_t cost = blocks * (rows * 4 + 4 + rows);  // FMAs + loads + broadcasts per step, 4 vectors
+        if (best_cost < 0 || cost < best_cost) {
+            best = rows;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+// The implicit GEMM reads input (ic, oh*sh + kh*dh - pad_top, ow*sw + kw*dw - pad_left) as
+// packed[ic][phase][oh + a][ow + b] with phase = (kh*dh % sh, kw*dw % sw), a = kh*dh / sh,
+// b = kw*dw / sw: splitting each padded channel into its sh x sw stride phases makes every
+// reduction step a contiguous run over the output positions (row pitch = phase width).
+template <typename T>
+void conv2d_igemm(const Conv2dArgs<T>& a) {
+    const int64_t sh = a.stride_h, sw = a.stride_w;
+    const int64_t rows_read = (a.out_height - 1) * sh + (a.kernel_height - 1) * a.dilation_h + 1;
+    const int64_t cols_read = (a.out_width - 1) * sw + (a.kernel_width - 1) * a.dilation_w + 1;
+    const int64_t phase_rows = (rows_read + sh - 1) / sh;
+    const int64_t pitch = (cols_read + sw - 1) / sw;
+    const int64_t max_a = (a.kernel_height - 1) * a.dilation_h / sh;
+    const int64_t max_b = (a.kernel_width - 1) * a.dilation_w / sw;
+    const int64_t plane = util::max_i64(phase_rows * pitch, (a.out_height + max_a) * pitch + max_b) + kTileSlack;
+    const int64_t channel_stride = sh * sw * plane;
+    const int64_t image_stride = a.in_channels * channel_stride;
+    std::vector<T> packed_input(static_cast<size_t>(a.batch * image_stride), T(0));
+
+    {  // pack the input: zero padding and stride phases, from NCHW or NHWC
+        T* dst = packed_input.data();
+        const int64_t jobs = a.batch * a.in_channels;
+        const int threads = a.num_threads;
+        FASTCONV_PARALLEL_FOR_JOBS
+        for (int64_t job = 0; job < jobs; ++job) {
+            const int64_t n = job / a.in_channels, c = job % a.in_channels;
+            T* channel = dst + job * channel_stride;
+            for (int64_t ph = 0; ph < sh; ++ph)
+                for (int64_t pw = 0; pw < sw; ++pw) {
+                    T* phase = channel + (ph * sw + pw) * plane;
+                    for (int64_t r = 0; r < phase_rows; ++r) {
+                        const int64_t ih = r * sh + ph - a.pad_top;
+                        if (ih < 0 || ih >= a.in_height) continue;
+                        T* row = phase + r * pitch;
+                        for (int64_t q = 0; q < pitch; ++q) {
+                            const int64_t iw = q * sw + pw - a.pad_left;
+                            if (iw < 0 || iw >= a.in_width) continue;
+                            row[q] = a.nhwc ? a.input[((n * a.in_height + ih) * a.in_width + iw) * a.in_channels + c]
+                                            : a.input[((n * a.in_channels + c) * a.in_height + ih) * a.in_width + iw];
+                        }
+                    }
+                }
+        }
+    }
+
+    const int64_t in_per_group = a.in_channels / a.groups;
+    const int64_t out_per_group = a.out_channels / a.groups;
+    const int64_t taps = a.kernel_height * a.kernel_width;
+    const int64_t reduction = in_per_group * taps;
+    std::vector<int64_t> offsets(static_cast<size_t>(reduction));
+    for (int64_t ic = 0; ic < in_per_group; ++ic)
+        for (int64_t kh = 0; kh < a.kernel_height; ++kh)
+            for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
+                const int64_t rh = kh * a.dilation_h, rw = kw * a.dilation_w;
+                offsets[static_cast<size_t>((ic * a.kernel_height + kh) * a.kernel_width + kw)] =
+                    ic * channel_stride + ((rh % sh) * sw + rw % sw) * plane + (rh / sh) * pitch + rw / sw;
+            }
+
+    const int rows = choose_block_rows(out_per_group);
+    const int64_t blocks = (out_per_group + rows - 1) / rows;
+    std::vector<T> packed_weight(static_cast<size_t>(a.groups * blocks * reduction * rows), T(0));
+    for (int64_t g = 0; g < a.groups; ++g)
+        for (int64_t b = 0; b < blocks; ++b)
+            for (int r = 0; r < rows; ++r) {
+                const int64_t local = b * rows + r;
+                if (local >= out_per_group) continue;
+                const T* w = a.weight + (g * out_per_group + local) * reduction;
+                T* dst = packed_weight.data() + (g * blocks + b) * reduction * rows + r;
+                for (int64_t k = 0; k < reduction; ++k) dst[k * rows] = w[k];
+            }
+
+    Conv2dIgemmArgs<T> g;
+    g.packed_input = packed_input.data();
+    g.image_stride = image_stride;
+    g.group_stride = in_per_group * channel_stride;
+    g.offsets = offsets.data();
+    g.reduction = reduction;
+    g.packed_weight = packed_weight.data();
+    g.block_rows = rows;
+    g.blocks = blocks;
+    g.bias = a.bias;
+    g.output = a.output;
+    g.batch = a.batch;
+    g.groups = a.groups;
+    g.out_per_group = out_per_group;
+    g.out_channels = a.out_channels;
+    g.out_height = a.out_height;
+    g.out_width = a.out_width;
+    g.row_pitch = pitch;
+    g.relu = a.relu;
+    g.nhwc = a.nhwc;
+    g.num_threads = a.num_threads;
+    if constexpr (std::is_same_v<T, float>)
+        kernels().conv2d_f32_igemm(g);
+    else
+        kernels().conv2d_f64_igemm(g);
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d(Conv2dArgs<T> args, Conv2dAlgorithm algorithm) {
+    if (algorithm == Conv2dAlgorithm::direct)
+        conv2d_direct(args);
+    else
+        conv2d_igemm(args);
+}
+
+template void conv2d<float>(Conv2dArgs<float>, Conv2dAlgorithm);
+template void conv2d<double>(Conv2dArgs<double>, Conv2dAlgorithm);
 
 }  // namespace fastconv

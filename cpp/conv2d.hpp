@@ -1,11 +1,13 @@
-// Convolution entry point used by the bindings: prepares what the kernels need (packed weights
-// for NHWC) and calls the active ISA's kernel.
+// Convolution entry point used by the bindings: picks the algorithm, prepares what its kernel
+// needs (packed input and weights), and calls the active ISA's kernel.
 #pragma once
 #include "common/params.hpp"
 
 namespace fastconv {
 
+enum class Conv2dAlgorithm { automatic, direct, igemm };
+
 template <typename T>
-void conv2d(Conv2dArgs<T> args);
+void conv2d(Conv2dArgs<T> args, Conv2dAlgorithm algorithm);
 
 }  // namespace fastconv

@@ -42,7 +42,14 @@ int64_t output_extent(int64_t size, int64_t pad_total, int64_t kernel, int64_t s
 template <typename T>
 void conv2d(const Array<T>& input, const Array<T>& weight, const std::optional<Array<T>>& bias,
             Array<T>& output, Pair stride, Quad padding, Pair dilation, int64_t groups, bool relu,
-            bool nhwc, int num_threads) {
+            bool nhwc, int num_threads, const std::string& algorithm) {
+    fastconv::Conv2dAlgorithm chosen = fastconv::Conv2dAlgorithm::automatic;
+    if (algorithm == "direct")
+        chosen = fastconv::Conv2dAlgorithm::direct;
+    else if (algorithm == "igemm")
+        chosen = fastconv::Conv2dAlgorithm::igemm;
+    else
+        require(algorithm == "auto", "conv2d: unknown algorithm");
     require(input.ndim() == 4 && weight.ndim() == 4 && output.ndim() == 4, "conv2d: arrays must be 4-D");
     require(stride[0] > 0 && stride[1] > 0 && dilation[0] > 0 && dilation[1] > 0 && groups > 0,
             "conv2d: stride, dilation and groups must be positive");
@@ -83,7 +90,7 @@ void conv2d(const Array<T>& input, const Array<T>& weight, const std::optional<A
     a.num_threads = num_threads < 1 ? 1 : num_threads;
     if (a.batch == 0) return;
     py::gil_scoped_release release;  // long kernel; other Python threads may run meanwhile
-    fastconv::conv2d(a);
+    fastconv::conv2d(a, chosen);
 }
 
 template <typename T>
@@ -158,7 +165,7 @@ void bind_dtype(py::module_& m) {
     m.def("conv2d", &conv2d<T>, py::arg("input").noconvert(), py::arg("weight").noconvert(),
           py::arg("bias").noconvert().none(true), py::arg("output").noconvert(), py::arg("stride"),
           py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("relu"), py::arg("nhwc"),
-          py::arg("num_threads"));
+          py::arg("num_threads"), py::arg("algorithm") = "auto");
     m.def("max_pool2d", &max_pool2d<T>, py::arg("input").noconvert(), py::arg("output").noconvert(),
           py::arg("indices").noconvert().none(true), py::arg("kernel_size"), py::arg("stride"),
           py::arg("padding"), py::arg("dilation"), py::arg("nhwc"), py::arg("num_threads"));

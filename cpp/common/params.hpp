@@ -24,6 +24,29 @@ struct Conv2dArgs {
     int num_threads = 1;
 };
 
+// Implicit GEMM over a packed input (see conv2d.cpp): for output position p of a row-pitched
+// output plane and reduction step k = (ic, kh, kw), the input value is
+// packed_input[image][group][...] at offsets[k] + p, so every step reads contiguous vectors.
+template <typename T>
+struct Conv2dIgemmArgs {
+    const T* packed_input = nullptr;   // per image: C_in channel blocks of channel_stride elements
+    int64_t image_stride = 0;          // elements per image in packed_input
+    int64_t group_stride = 0;          // elements per group of input channels
+    const int64_t* offsets = nullptr;  // [reduction] offsets within a group's channels
+    int64_t reduction = 0;             // C_in / groups * KH * KW
+    const T* packed_weight = nullptr;  // [groups][blocks][reduction][block_rows], zero-padded rows
+    int block_rows = 1;                // output channels per block: 1, 2, 4 or 6
+    int64_t blocks = 0;                // blocks per group
+    const T* bias = nullptr;
+    T* output = nullptr;               // NCHW or NHWC, C-contiguous
+    int64_t batch = 0, groups = 1, out_per_group = 0, out_channels = 0;
+    int64_t out_height = 0, out_width = 0;
+    int64_t row_pitch = 0;             // positions per output row in the packed plane (>= out_width)
+    bool relu = false;
+    bool nhwc = false;
+    int num_threads = 1;
+};
+
 template <typename T>
 struct Pool2dArgs {
     const T* input = nullptr;

@@ -1,0 +1,131 @@
+// Implicit-GEMM convolution microkernel and driver. Included once per ISA by
+// conv2d_igemm_<isa>.cpp, which defines FASTCONV_ISA and the vector macro (common/vec.hpp).
+//
+// The output of one (image, group) is a matrix [C_out/groups] x [positions]; positions run over
+// the output rows with a pitch of row_pitch (a few junk columns per row are computed and never
+// stored). A tile is block_rows output channels x kTileVectors vectors of positions, held in
+// registers; each reduction step broadcasts block_rows packed weights and loads kTileVectors
+// contiguous input vectors at offsets[k] + p (conv2d.cpp packed the input so this holds for
+// every stride, dilation and padding). Bias and ReLU are applied as the tile is stored.
+#include "common/params.hpp"
+#include "common/util.hpp"
+#include "common/vec.hpp"
+
+#ifndef FASTCONV_ISA
+#error "define FASTCONV_ISA before including conv2d_igemm.hpp"
+#endif
+
+namespace fastconv {
+namespace FASTCONV_ISA {
+namespace {
+
+// Accumulators: rows x vectors registers, plus the loaded vectors and one broadcast.
+template <int Rows>
+constexpr int tile_vectors() {
+    return Rows == 1 ? 8 : (kVectorRegisters - 1) / (Rows + 1) < 4 ? (kVectorRegisters - 1) / (Rows + 1) : 4;
+}
+
+template <class V, int Rows, int Vectors>
+inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64_t reduction,
+                       const typename V::T* weight, typename V::T* tile) {
+    using T = typename V::T;
+    constexpr int L = V::lanes;
+    V acc[Rows][Vectors];
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 8
+        for (int v = 0; v < Vectors; ++v) acc[r][v] = V::zero();
+    for (int64_t k = 0; k < reduction; ++k) {
+        const T* src = input + offsets[k];
+        const T* w = weight + k * Rows;
+        V x[Vectors];
+#pragma GCC unroll 8
+        for (int v = 0; v < Vectors; ++v) x[v] = V::load(src + v * L);
+#pragma GCC unroll 8
+        for (int r = 0; r < Rows; ++r) {
+            const V b = V::broadcast(w[r]);
+#pragma GCC unroll 8
+            for (int v = 0; v < Vectors; ++v) acc[r][v] = V::fma(b, x[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 8
+        for (int v = 0; v < Vectors; ++v) acc[r][v].store(tile + r * Vectors * L + v * L);
+}
+
+template <typename T>
+inline void store_tile(const Conv2dIgemmArgs<T>& a, const T* tile, int64_t tile_width, int rows, int64_t n,
+                       int64_t first_channel, int64_t p0) {
+    const int64_t plane = a.out_height * a.out_width;
+    const int64_t positions = a.out_height * a.row_pitch;
+    int64_t count = util::min_i64(tile_width, positions - p0);
+    for (int r = 0; r < rows; ++r) {
+        const int64_t oc = first_channel + r;
+        const T bias = a.bias ? a.bias[oc] : T(0);
+        const T* src = tile + r * tile_width;
+        int64_t oh = p0 / a.row_pitch, ow = p0 % a.row_pitch;
+        for (int64_t i = 0; i < count; ++i) {
+            if (ow < a.out_width) {
+                T v = src[i] + bias;
+                if (a.relu) v = util::relu(v);
+                const int64_t pixel = oh * a.out_width + ow;
+                if (a.nhwc)
+                    a.output[(n * plane + pixel) * a.out_channels + oc] = v;
+                else
+                    a.output[(n * a.out_channels + oc) * plane + pixel] = v;
+            }
+            if (++ow == a.row_pitch) {
+                ow = 0;
+                ++oh;
+            }
+        }
+    }
+}
+
+template <typename T, int Rows>
+void igemm_driver(const Conv2dIgemmArgs<T>& a) {
+    using V = typename VecFor<T>::type;
+    constexpr int Vectors = tile_vectors<Rows>();
+    constexpr int64_t tile_width = int64_t(Vectors) * V::lanes;
+    const int64_t positions = a.out_height * a.row_pitch;
+    const int64_t tiles = (positions + tile_width - 1) / tile_width;
+    // Output-channel blocks innermost: a thread keeps its input tile in cache across them.
+    const int64_t jobs = a.batch * a.groups * tiles * a.blocks;
+    const int threads = a.num_threads;
+
+    FASTCONV_PARALLEL_FOR_JOBS
+    for (int64_t job = 0; job < jobs; ++job) {
+        alignas(64) T tile[Rows * tile_width];
+        const int64_t block = job % a.blocks;
+        int64_t rest = job / a.blocks;
+        const int64_t t = rest % tiles;
+        rest /= tiles;
+        const int64_t g = rest % a.groups;
+        const int64_t n = rest / a.groups;
+        const int64_t p0 = t * tile_width;
+        const T* input = a.packed_input + n * a.image_stride + g * a.group_stride + p0;
+        const T* weight = a.packed_weight + (g * a.blocks + block) * a.reduction * Rows;
+        igemm_tile<V, Rows, Vectors>(input, a.offsets, a.reduction, weight, tile);
+        const int rows = int(util::min_i64(Rows, a.out_per_group - block * Rows));
+        store_tile(a, tile, tile_width, rows, n, g * a.out_per_group + block * Rows, p0);
+    }
+}
+
+template <typename T>
+void igemm(const Conv2dIgemmArgs<T>& a) {
+    switch (a.block_rows) {
+        case 6: igemm_driver<T, 6>(a); break;
+        case 4: igemm_driver<T, 4>(a); break;
+        case 2: igemm_driver<T, 2>(a); break;
+        default: igemm_driver<T, 1>(a); break;
+    }
+}
+
+}  // namespace
+
+void conv2d_f32_igemm(const Conv2dIgemmArgs<float>& a) { igemm(a); }
+void conv2d_f64_igemm(const Conv2dIgemmArgs<double>& a) { igemm(a); }
+
+}  // namespace FASTCONV_ISA
+}  // namespace fastconv

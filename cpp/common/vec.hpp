@@ -1,0 +1,105 @@
+// Thin vector types for the kernels: one set per ISA, chosen by the macro the including file
+// defines (FASTCONV_VEC_AVX512, FASTCONV_VEC_AVX2, or neither for the portable baseline, whose
+// fixed-size arrays the compiler maps onto SSE2 / NEON). Internal linkage: each ISA file gets
+// its own copy built with its own flags.
+#pragma once
+#include <cstdint>
+
+#if defined(FASTCONV_VEC_AVX512) || defined(FASTCONV_VEC_AVX2)
+#include <immintrin.h>
+#endif
+
+namespace fastconv {
+namespace FASTCONV_ISA {
+namespace {
+
+#if defined(FASTCONV_VEC_AVX512)
+struct VecF32 {
+    using T = float;
+    static constexpr int lanes = 16;
+    __m512 v;
+    static VecF32 load(const float* p) { return {_mm512_loadu_ps(p)}; }
+    static VecF32 broadcast(float x) { return {_mm512_set1_ps(x)}; }
+    static VecF32 zero() { return {_mm512_setzero_ps()}; }
+    static VecF32 fma(VecF32 a, VecF32 b, VecF32 c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+    void store(float* p) const { _mm512_storeu_ps(p, v); }
+};
+struct VecF64 {
+    using T = double;
+    static constexpr int lanes = 8;
+    __m512d v;
+    static VecF64 load(const double* p) { return {_mm512_loadu_pd(p)}; }
+    static VecF64 broadcast(double x) { return {_mm512_set1_pd(x)}; }
+    static VecF64 zero() { return {_mm512_setzero_pd()}; }
+    static VecF64 fma(VecF64 a, VecF64 b, VecF64 c) { return {_mm512_fmadd_pd(a.v, b.v, c.v)}; }
+    void store(double* p) const { _mm512_storeu_pd(p, v); }
+};
+constexpr int kVectorRegisters = 32;
+#elif defined(FASTCONV_VEC_AVX2)
+struct VecF32 {
+    using T = float;
+    static constexpr int lanes = 8;
+    __m256 v;
+    static VecF32 load(const float* p) { return {_mm256_loadu_ps(p)}; }
+    static VecF32 broadcast(float x) { return {_mm256_set1_ps(x)}; }
+    static VecF32 zero() { return {_mm256_setzero_ps()}; }
+    static VecF32 fma(VecF32 a, VecF32 b, VecF32 c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+    void store(float* p) const { _mm256_storeu_ps(p, v); }
+};
+struct VecF64 {
+    using T = double;
+    static constexpr int lanes = 4;
+    __m256d v;
+    static VecF64 load(const double* p) { return {_mm256_loadu_pd(p)}; }
+    static VecF64 broadcast(double x) { return {_mm256_set1_pd(x)}; }
+    static VecF64 zero() { return {_mm256_setzero_pd()}; }
+    static VecF64 fma(VecF64 a, VecF64 b, VecF64 c) { return {_mm256_fmadd_pd(a.v, b.v, c.v)}; }
+    void store(double* p) const { _mm256_storeu_pd(p, v); }
+};
+constexpr int kVectorRegisters = 16;
+#else
+// Portable baseline: 128-bit wide, written as plain loops the compiler vectorises.
+template <typename Scalar, int Lanes>
+struct VecGeneric {
+    using T = Scalar;
+    static constexpr int lanes = Lanes;
+    Scalar v[Lanes];
+    static VecGeneric load(const Scalar* p) {
+        VecGeneric r;
+        for (int i = 0; i < Lanes; ++i) r.v[i] = p[i];
+        return r;
+    }
+    static VecGeneric broadcast(Scalar x) {
+        VecGeneric r;
+        for (int i = 0; i < Lanes; ++i) r.v[i] = x;
+        return r;
+    }
+    static VecGeneric zero() { return broadcast(Scalar(0)); }
+    static VecGeneric fma(const VecGeneric& a, const VecGeneric& b, const VecGeneric& c) {
+        VecGeneric r;
+        for (int i = 0; i < Lanes; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
+        return r;
+    }
+    void store(Scalar* p) const {
+        for (int i = 0; i < Lanes; ++i) p[i] = v[i];
+    }
+};
+using VecF32 = VecGeneric<float, 4>;
+using VecF64 = VecGeneric<double, 2>;
+constexpr int kVectorRegisters = 16;
+#endif
+
+template <typename T>
+struct VecFor;
+template <>
+struct VecFor<float> {
+    using type = VecF32;
+};
+template <>
+struct VecFor<double> {
+    using type = VecF64;
+};
+
+}  // namespace
+}  // namespace FASTCONV_ISA
+}  // namespace fastconv
