@@ -1,5 +1,7 @@
 #include "conv2d.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <type_traits>
 #include <vector>
 
@@ -11,6 +13,26 @@ namespace {
 
 // Zero positions after each packed plane, more than any kernel's tile reads past its end.
 constexpr int64_t kTileSlack = 256;
+// Packed buffers up to this size are kept per calling thread and reused: a fresh allocation
+// would be paid again in page faults on every call.
+constexpr size_t kCachedScratchBytes = size_t(64) << 20;
+
+enum ScratchSlot { kPackedInput, kPackedWeight, kScratchSlots };
+
+// Zero-filled scratch of `count` elements: the calling thread's cached buffer when small enough,
+// else `fallback` (which then owns the memory).
+template <typename T>
+T* zeroed_scratch(size_t count, ScratchSlot slot, std::vector<T>& fallback) {
+    thread_local std::vector<T> cached[kScratchSlots];
+    std::vector<T>& buffer = count * sizeof(T) <= kCachedScratchBytes ? cached[slot] : fallback;
+    if (buffer.size() < count) {
+        buffer.clear();
+        buffer.shrink_to_fit();
+        buffer.resize(count);
+    }
+    std::fill(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(count), T(0));
+    return buffer.data();
+}
 
 // (C_out, C_in/groups, KH, KW) -> (KH, KW, C_in/groups, C_out): output channels contiguous, so
 // the NHWC direct kernel's innermost loop is a unit-stride multiply-add over them.
@@ -72,17 +94,21 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     const int64_t max_b = (a.kernel_width - 1) * a.dilation_w / sw;
     const int64_t plane = util::max_i64(phase_rows * pitch, (a.out_height + max_a) * pitch + max_b) + kTileSlack;
     const int64_t channel_stride = sh * sw * plane;
-    const int64_t image_stride = a.in_channels * channel_stride;
-    std::vector<T> packed_input(static_cast<size_t>(a.batch * image_stride), T(0));
+    const int64_t image_stride = a.in_channels * channel_stride;  // one packed image
+    std::vector<T> input_fallback, weight_fallback;
+    T* packed_input = zeroed_scratch(static_cast<size_t>(image_stride), kPackedInput, input_fallback);
+    const int64_t image_elements = a.in_channels * a.in_height * a.in_width;
+    const int64_t output_elements = a.out_channels * a.out_height * a.out_width;
 
-    {  // pack the input: zero padding and stride phases, from NCHW or NHWC
-        T* dst = packed_input.data();
-        const int64_t jobs = a.batch * a.in_channels;
+    // Pack one image: zero padding and stride phases, from NCHW or NHWC. One image at a time,
+    // so that its packed copy is still in cache when the kernel reads it.
+    auto pack_image = [&](const T* image) {
+        const int64_t jobs = a.in_channels;
         const int threads = a.num_threads;
         FASTCONV_PARALLEL_FOR_JOBS
         for (int64_t job = 0; job < jobs; ++job) {
-            const int64_t n = job / a.in_channels, c = job % a.in_channels;
-            T* channel = dst + job * channel_stride;
+            const int64_t c = job;
+            T* channel = packed_input + c * channel_stride;
             for (int64_t ph = 0; ph < sh; ++ph)
                 for (int64_t pw = 0; pw < sw; ++pw) {
                     T* phase = channel + (ph * sw + pw) * plane;
@@ -93,13 +119,13 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
                         for (int64_t q = 0; q < pitch; ++q) {
                             const int64_t iw = q * sw + pw - a.pad_left;
                             if (iw < 0 || iw >= a.in_width) continue;
-                            row[q] = a.nhwc ? a.input[((n * a.in_height + ih) * a.in_width + iw) * a.in_channels + c]
-                                            : a.input[((n * a.in_channels + c) * a.in_height + ih) * a.in_width + iw];
+                            row[q] = a.nhwc ? image[(ih * a.in_width + iw) * a.in_channels + c]
+                                            : image[(c * a.in_height + ih) * a.in_width + iw];
                         }
                     }
                 }
         }
-    }
+    };
 
     const int64_t in_per_group = a.in_channels / a.groups;
     const int64_t out_per_group = a.out_channels / a.groups;
@@ -116,42 +142,49 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
 
     const int rows = choose_block_rows(out_per_group);
     const int64_t blocks = (out_per_group + rows - 1) / rows;
-    std::vector<T> packed_weight(static_cast<size_t>(a.groups * blocks * reduction * rows), T(0));
+    T* packed_weight =
+        zeroed_scratch(static_cast<size_t>(a.groups * blocks * reduction * rows), kPackedWeight, weight_fallback);
     for (int64_t g = 0; g < a.groups; ++g)
         for (int64_t b = 0; b < blocks; ++b)
             for (int r = 0; r < rows; ++r) {
                 const int64_t local = b * rows + r;
                 if (local >= out_per_group) continue;
                 const T* w = a.weight + (g * out_per_group + local) * reduction;
-                T* dst = packed_weight.data() + (g * blocks + b) * reduction * rows + r;
+                T* dst = packed_weight + (g * blocks + b) * reduction * rows + r;
                 for (int64_t k = 0; k < reduction; ++k) dst[k * rows] = w[k];
             }
 
     Conv2dIgemmArgs<T> g;
-    g.packed_input = packed_input.data();
+    g.packed_input = packed_input;
     g.image_stride = image_stride;
     g.group_stride = in_per_group * channel_stride;
     g.offsets = offsets.data();
     g.reduction = reduction;
-    g.packed_weight = packed_weight.data();
+    g.packed_weight = packed_weight;
     g.block_rows = rows;
     g.blocks = blocks;
     g.bias = a.bias;
     g.output = a.output;
-    g.batch = a.batch;
+    g.batch = 1;
     g.groups = a.groups;
     g.out_per_group = out_per_group;
     g.out_channels = a.out_channels;
     g.out_height = a.out_height;
     g.out_width = a.out_width;
     g.row_pitch = pitch;
+    g.tap_rows = max_a;
+    g.taps = taps;
     g.relu = a.relu;
     g.nhwc = a.nhwc;
     g.num_threads = a.num_threads;
-    if constexpr (std::is_same_v<T, float>)
-        kernels().conv2d_f32_igemm(g);
-    else
-        kernels().conv2d_f64_igemm(g);
+    for (int64_t n = 0; n < a.batch; ++n) {
+        pack_image(a.input + n * image_elements);
+        g.output = a.output + n * output_elements;
+        if constexpr (std::is_same_v<T, float>)
+            kernels().conv2d_f32_igemm(g);
+        else
+            kernels().conv2d_f64_igemm(g);
+    }
 }
 
 }  // namespace

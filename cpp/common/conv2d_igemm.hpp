@@ -7,6 +7,11 @@
 // registers; each reduction step broadcasts block_rows packed weights and loads kTileVectors
 // contiguous input vectors at offsets[k] + p (conv2d.cpp packed the input so this holds for
 // every stride, dilation and padding). Bias and ReLU are applied as the tile is stored.
+//
+// Cache blocking: a job is (image, group, position tile, super-block of output channels); the
+// reduction runs in chunks of whole input channels sized so the chunk's input rows stay in L1,
+// and every register block of the super-block runs over a chunk before the next chunk, partial
+// sums parked in a small tile buffer.
 #include "common/params.hpp"
 #include "common/util.hpp"
 #include "common/vec.hpp"
@@ -26,16 +31,16 @@ constexpr int tile_vectors() {
 }
 
 template <class V, int Rows, int Vectors>
-inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64_t reduction,
-                       const typename V::T* weight, typename V::T* tile) {
+inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64_t k_begin, int64_t k_end,
+                       const typename V::T* weight, typename V::T* tile, bool first) {
     using T = typename V::T;
     constexpr int L = V::lanes;
     V acc[Rows][Vectors];
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r)
 #pragma GCC unroll 8
-        for (int v = 0; v < Vectors; ++v) acc[r][v] = V::zero();
-    for (int64_t k = 0; k < reduction; ++k) {
+        for (int v = 0; v < Vectors; ++v) acc[r][v] = first ? V::zero() : V::load(tile + r * Vectors * L + v * L);
+    for (int64_t k = k_begin; k < k_end; ++k) {
         const T* src = input + offsets[k];
         const T* w = weight + k * Rows;
         V x[Vectors];
@@ -83,6 +88,9 @@ inline void store_tile(const Conv2dIgemmArgs<T>& a, const T* tile, int64_t tile_
     }
 }
 
+constexpr int64_t kL1Budget = 24 * 1024;  // bytes of input rows a reduction chunk may touch
+constexpr int64_t kSuperBlock = 8;        // register blocks per job
+
 template <typename T, int Rows>
 void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     using V = typename VecFor<T>::type;
@@ -90,25 +98,40 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     constexpr int64_t tile_width = int64_t(Vectors) * V::lanes;
     const int64_t positions = a.out_height * a.row_pitch;
     const int64_t tiles = (positions + tile_width - 1) / tile_width;
-    // Output-channel blocks innermost: a thread keeps its input tile in cache across them.
-    const int64_t jobs = a.batch * a.groups * tiles * a.blocks;
+    const int64_t super_blocks = (a.blocks + kSuperBlock - 1) / kSuperBlock;
+    const int64_t rows_touched = (tile_width + a.row_pitch - 1) / a.row_pitch + 1 + a.tap_rows;
+    const int64_t channel_bytes = rows_touched * a.row_pitch * int64_t(sizeof(T));
+    const int64_t chunk = util::max_i64(1, kL1Budget / channel_bytes) * a.taps;
+    // Super-blocks innermost: consecutive jobs of a thread share the same input tile.
+    const int64_t jobs = a.batch * a.groups * tiles * super_blocks;
     const int threads = a.num_threads;
 
     FASTCONV_PARALLEL_FOR_JOBS
     for (int64_t job = 0; job < jobs; ++job) {
-        alignas(64) T tile[Rows * tile_width];
-        const int64_t block = job % a.blocks;
-        int64_t rest = job / a.blocks;
+        alignas(64) T tile[kSuperBlock * Rows * tile_width];
+        const int64_t super_block = job % super_blocks;
+        int64_t rest = job / super_blocks;
         const int64_t t = rest % tiles;
         rest /= tiles;
         const int64_t g = rest % a.groups;
         const int64_t n = rest / a.groups;
         const int64_t p0 = t * tile_width;
+        const int64_t first_block = super_block * kSuperBlock;
+        const int64_t block_count = util::min_i64(kSuperBlock, a.blocks - first_block);
         const T* input = a.packed_input + n * a.image_stride + g * a.group_stride + p0;
-        const T* weight = a.packed_weight + (g * a.blocks + block) * a.reduction * Rows;
-        igemm_tile<V, Rows, Vectors>(input, a.offsets, a.reduction, weight, tile);
-        const int rows = int(util::min_i64(Rows, a.out_per_group - block * Rows));
-        store_tile(a, tile, tile_width, rows, n, g * a.out_per_group + block * Rows, p0);
+        for (int64_t k0 = 0; k0 < a.reduction; k0 += chunk) {
+            const int64_t k1 = util::min_i64(a.reduction, k0 + chunk);
+            for (int64_t b = 0; b < block_count; ++b) {
+                const T* weight = a.packed_weight + (g * a.blocks + first_block + b) * a.reduction * Rows;
+                igemm_tile<V, Rows, Vectors>(input, a.offsets, k0, k1, weight, tile + b * Rows * tile_width,
+                                             k0 == 0);
+            }
+        }
+        for (int64_t b = 0; b < block_count; ++b) {
+            const int64_t block = first_block + b;
+            const int rows = int(util::min_i64(Rows, a.out_per_group - block * Rows));
+            store_tile(a, tile + b * Rows * tile_width, tile_width, rows, n, g * a.out_per_group + block * Rows, p0);
+        }
     }
 }
 

@@ -42,6 +42,8 @@ struct Conv2dIgemmArgs {
     int64_t batch = 0, groups = 1, out_per_group = 0, out_channels = 0;
     int64_t out_height = 0, out_width = 0;
     int64_t row_pitch = 0;             // positions per output row in the packed plane (>= out_width)
+    int64_t tap_rows = 0;              // packed rows a reduction step may reach below its position's row
+    int64_t taps = 1;                  // KH * KW: steps per input channel
     bool relu = false;
     bool nhwc = false;
     int num_threads = 1;
