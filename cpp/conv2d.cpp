@@ -112,15 +112,23 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
             for (int64_t ph = 0; ph < sh; ++ph)
                 for (int64_t pw = 0; pw < sw; ++pw) {
                     T* phase = channel + (ph * sw + pw) * plane;
+                    // columns q of this phase that hold input: iw = q * sw + pw - pad_left in [0, W)
+                    int64_t q0, q1;
+                    util::valid_output_range(pw - a.pad_left, sw, a.in_width, pitch, &q0, &q1);
                     for (int64_t r = 0; r < phase_rows; ++r) {
                         const int64_t ih = r * sh + ph - a.pad_top;
                         if (ih < 0 || ih >= a.in_height) continue;
                         T* row = phase + r * pitch;
-                        for (int64_t q = 0; q < pitch; ++q) {
-                            const int64_t iw = q * sw + pw - a.pad_left;
-                            if (iw < 0 || iw >= a.in_width) continue;
-                            row[q] = a.nhwc ? image[(ih * a.in_width + iw) * a.in_channels + c]
-                                            : image[(c * a.in_height + ih) * a.in_width + iw];
+                        const int64_t first_iw = q0 * sw + pw - a.pad_left;
+                        if (a.nhwc) {
+                            const T* src = image + (ih * a.in_width + first_iw) * a.in_channels + c;
+                            for (int64_t q = q0; q < q1; ++q) row[q] = src[(q - q0) * sw * a.in_channels];
+                        } else {
+                            const T* src = image + (c * a.in_height + ih) * a.in_width + first_iw;
+                            if (sw == 1)
+                                std::copy(src, src + (q1 - q0), row + q0);
+                            else
+                                for (int64_t q = q0; q < q1; ++q) row[q] = src[(q - q0) * sw];
                         }
                     }
                 }

@@ -59,31 +59,40 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
         for (int v = 0; v < Vectors; ++v) acc[r][v].store(tile + r * Vectors * L + v * L);
 }
 
+// Writes a tile's valid positions (row by row, skipping the junk columns past out_width), adding
+// the bias and applying ReLU on the way.
 template <typename T>
 inline void store_tile(const Conv2dIgemmArgs<T>& a, const T* tile, int64_t tile_width, int rows, int64_t n,
                        int64_t first_channel, int64_t p0) {
     const int64_t plane = a.out_height * a.out_width;
-    const int64_t positions = a.out_height * a.row_pitch;
-    int64_t count = util::min_i64(tile_width, positions - p0);
-    for (int r = 0; r < rows; ++r) {
-        const int64_t oc = first_channel + r;
-        const T bias = a.bias ? a.bias[oc] : T(0);
-        const T* src = tile + r * tile_width;
-        int64_t oh = p0 / a.row_pitch, ow = p0 % a.row_pitch;
-        for (int64_t i = 0; i < count; ++i) {
-            if (ow < a.out_width) {
-                T v = src[i] + bias;
-                if (a.relu) v = util::relu(v);
-                const int64_t pixel = oh * a.out_width + ow;
-                if (a.nhwc)
-                    a.output[(n * plane + pixel) * a.out_channels + oc] = v;
+    const int64_t end = util::min_i64(p0 + tile_width, a.out_height * a.row_pitch);
+    T bias[8];
+    for (int r = 0; r < rows; ++r) bias[r] = a.bias ? a.bias[first_channel + r] : T(0);
+    for (int64_t p = p0; p < end;) {
+        const int64_t oh = p / a.row_pitch;
+        const int64_t ow0 = p - oh * a.row_pitch;
+        const int64_t row_end = util::min_i64(end, (oh + 1) * a.row_pitch);
+        const int64_t count = util::min_i64(row_end - p, a.out_width - ow0);
+        const T* src = tile + (p - p0);
+        p = row_end;
+        if (count <= 0) continue;
+        if (!a.nhwc) {
+            for (int r = 0; r < rows; ++r) {
+                T* dst = a.output + ((n * a.out_channels + first_channel + r) * a.out_height + oh) * a.out_width + ow0;
+                const T* s = src + r * tile_width;
+                const T b = bias[r];
+                if (a.relu)
+                    for (int64_t i = 0; i < count; ++i) dst[i] = util::relu(s[i] + b);
                 else
-                    a.output[(n * a.out_channels + oc) * plane + pixel] = v;
+                    for (int64_t i = 0; i < count; ++i) dst[i] = s[i] + b;
             }
-            if (++ow == a.row_pitch) {
-                ow = 0;
-                ++oh;
-            }
+        } else {
+            T* dst = a.output + (n * plane + oh * a.out_width + ow0) * a.out_channels + first_channel;
+            for (int64_t i = 0; i < count; ++i, dst += a.out_channels)
+                for (int r = 0; r < rows; ++r) {
+                    const T v = src[r * tile_width + i] + bias[r];
+                    dst[r] = a.relu ? util::relu(v) : v;
+                }
         }
     }
 }
