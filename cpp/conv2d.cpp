@@ -19,10 +19,10 @@ constexpr size_t kCachedScratchBytes = size_t(64) << 20;
 
 enum ScratchSlot { kPackedInput, kPackedWeight, kScratchSlots };
 
-// Zero-filled scratch of `count` elements: the calling thread's cached buffer when small enough,
-// else `fallback` (which then owns the memory).
+// Scratch of `count` elements (contents undefined): the calling thread's cached buffer when
+// small enough, else `fallback` (which then owns the memory).
 template <typename T>
-T* zeroed_scratch(size_t count, ScratchSlot slot, std::vector<T>& fallback) {
+T* scratch(size_t count, ScratchSlot slot, std::vector<T>& fallback) {
     thread_local std::vector<T> cached[kScratchSlots];
     std::vector<T>& buffer = count * sizeof(T) <= kCachedScratchBytes ? cached[slot] : fallback;
     if (buffer.size() < count) {
@@ -30,7 +30,6 @@ T* zeroed_scratch(size_t count, ScratchSlot slot, std::vector<T>& fallback) {
         buffer.shrink_to_fit();
         buffer.resize(count);
     }
-    std::fill(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(count), T(0));
     return buffer.data();
 }
 
@@ -96,7 +95,7 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     const int64_t channel_stride = sh * sw * plane;
     const int64_t image_stride = a.in_channels * channel_stride;  // one packed image
     std::vector<T> input_fallback, weight_fallback;
-    T* packed_input = zeroed_scratch(static_cast<size_t>(image_stride), kPackedInput, input_fallback);
+    T* packed_input = scratch(static_cast<size_t>(image_stride), kPackedInput, input_fallback);
     const int64_t image_elements = a.in_channels * a.in_height * a.in_width;
     const int64_t output_elements = a.out_channels * a.out_height * a.out_width;
 
@@ -117,8 +116,13 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
                     util::valid_output_range(pw - a.pad_left, sw, a.in_width, pitch, &q0, &q1);
                     for (int64_t r = 0; r < phase_rows; ++r) {
                         const int64_t ih = r * sh + ph - a.pad_top;
-                        if (ih < 0 || ih >= a.in_height) continue;
                         T* row = phase + r * pitch;
+                        if (ih < 0 || ih >= a.in_height || q0 >= q1) {  // a padding row
+                            std::fill(row, row + pitch, T(0));
+                            continue;
+                        }
+                        std::fill(row, row + q0, T(0));
+                        std::fill(row + q1, row + pitch, T(0));
                         const int64_t first_iw = q0 * sw + pw - a.pad_left;
                         if (a.nhwc) {
                             const T* src = image + (ih * a.in_width + first_iw) * a.in_channels + c;
@@ -131,6 +135,7 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
                                 for (int64_t q = q0; q < q1; ++q) row[q] = src[(q - q0) * sw];
                         }
                     }
+                    std::fill(phase + phase_rows * pitch, phase + plane, T(0));  // the slack tiles read
                 }
         }
     };
@@ -151,15 +156,14 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     const int rows = choose_block_rows(out_per_group);
     const int64_t blocks = (out_per_group + rows - 1) / rows;
     T* packed_weight =
-        zeroed_scratch(static_cast<size_t>(a.groups * blocks * reduction * rows), kPackedWeight, weight_fallback);
+        scratch(static_cast<size_t>(a.groups * blocks * reduction * rows), kPackedWeight, weight_fallback);
     for (int64_t g = 0; g < a.groups; ++g)
         for (int64_t b = 0; b < blocks; ++b)
             for (int r = 0; r < rows; ++r) {
-                const int64_t local = b * rows + r;
-                if (local >= out_per_group) continue;
-                const T* w = a.weight + (g * out_per_group + local) * reduction;
+                const int64_t local = b * rows + r;  // rows past the group's channels are zeros
+                const T* w = a.weight + (g * out_per_group + util::min_i64(local, out_per_group - 1)) * reduction;
                 T* dst = packed_weight + (g * blocks + b) * reduction * rows + r;
-                for (int64_t k = 0; k < reduction; ++k) dst[k * rows] = w[k];
+                for (int64_t k = 0; k < reduction; ++k) dst[k * rows] = local < out_per_group ? w[k] : T(0);
             }
 
     Conv2dIgemmArgs<T> g;
