@@ -88,14 +88,19 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     const int64_t rows_read = (a.out_height - 1) * sh + (a.kernel_height - 1) * a.dilation_h + 1;
     const int64_t cols_read = (a.out_width - 1) * sw + (a.kernel_width - 1) * a.dilation_w + 1;
     const int64_t phase_rows = (rows_read + sh - 1) / sh;
-    const int64_t pitch = (cols_read + sw - 1) / sw;
+    // Stride 1 without padding reads the caller's NCHW input as it is (pitch = W): no packing.
+    const bool unpacked = !a.nhwc && sh == 1 && sw == 1 && a.pad_top == 0 && a.pad_left == 0 &&
+                          rows_read <= a.in_height && cols_read <= a.in_width;
+    const int64_t pitch = unpacked ? a.in_width : (cols_read + sw - 1) / sw;
     const int64_t max_a = (a.kernel_height - 1) * a.dilation_h / sh;
     const int64_t max_b = (a.kernel_width - 1) * a.dilation_w / sw;
-    const int64_t plane = util::max_i64(phase_rows * pitch, (a.out_height + max_a) * pitch + max_b) + kTileSlack;
+    const int64_t plane =
+        unpacked ? a.in_height * a.in_width
+                 : util::max_i64(phase_rows * pitch, (a.out_height + max_a) * pitch + max_b) + kTileSlack;
     const int64_t channel_stride = sh * sw * plane;
     const int64_t image_stride = a.in_channels * channel_stride;  // one packed image
     std::vector<T> input_fallback, weight_fallback;
-    T* packed_input = scratch(static_cast<size_t>(image_stride), kPackedInput, input_fallback);
+    T* packed_input = unpacked ? nullptr : scratch(static_cast<size_t>(image_stride), kPackedInput, input_fallback);
     const int64_t image_elements = a.in_channels * a.in_height * a.in_width;
     const int64_t output_elements = a.out_channels * a.out_height * a.out_width;
 
@@ -189,8 +194,14 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     g.relu = a.relu;
     g.nhwc = a.nhwc;
     g.num_threads = a.num_threads;
+    // Unpacked, the last reads of the last channel must stop at the input's end: the junk
+    // columns of the last output row are the only positions that would run past it.
+    g.load_limit = unpacked ? a.out_height * pitch - (pitch - a.out_width) : a.out_height * pitch;
     for (int64_t n = 0; n < a.batch; ++n) {
-        pack_image(a.input + n * image_elements);
+        if (unpacked)
+            g.packed_input = a.input + n * image_elements;
+        else
+            pack_image(a.input + n * image_elements);
         g.output = a.output + n * output_elements;
         if constexpr (std::is_same_v<T, float>)
             kernels().conv2d_f32_igemm(g);

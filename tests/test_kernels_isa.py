@@ -96,3 +96,38 @@ def test_core_guards_refuse_inconsistent_buffers():
     with pytest.raises(ValueError, match="bias"):
         _core.conv2d(x, w, np.ones(2, np.float32), np.empty((1, 3, 3, 3), np.float32), (1, 1), (0, 0, 0, 0),
                      (1, 1), 1, False, False, 1)
+
+
+def _array_before_guard_page(values):
+    """A copy of `values` whose last byte is the last byte before an unreadable page."""
+    import ctypes
+    import mmap
+
+    page = mmap.PAGESIZE
+    nbytes = values.nbytes
+    pages = (nbytes + page - 1) // page + 1
+    buffer = mmap.mmap(-1, pages * page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    assert libc.mprotect(base + (pages - 1) * page, page, 0) == 0  # PROT_NONE
+    offset = (pages - 1) * page - nbytes
+    array = np.frombuffer(buffer, dtype=values.dtype, count=values.size, offset=offset).reshape(values.shape)
+    array[...] = values
+    return array, buffer
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses mprotect")
+@pytest.mark.parametrize("shape, kernel, kwargs", [
+    ((1, 1, 9, 13), (3, 1, 1, 1), {}),                     # pointwise: reads the input as it is
+    ((1, 2, 11, 10), (4, 2, 3, 3), {}),                    # valid 3x3
+    ((2, 4, 7, 33), (6, 2, 2, 5), {"groups": 2, "dilation": (1, 2)}),
+    ((1, 3, 5, 5), (2, 3, 3, 3), {"padding": 1}),          # packed
+])
+def test_reads_stop_at_the_input_end(simd_level, dtype, shape, kernel, kwargs):
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal(shape).astype(dtype)
+    guarded, _buffer = _array_before_guard_page(values)
+    weight = rng.standard_normal(kernel).astype(dtype)
+    out = fastconv.conv2d(guarded, weight, **kwargs, backend="cpp")  # a read past the end would crash here
+    assert_close(out, fastconv.conv2d(values, weight, **kwargs, backend="reference"), dtype)

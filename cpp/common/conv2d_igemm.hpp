@@ -30,9 +30,10 @@ constexpr int tile_vectors() {
     return Rows == 1 ? 8 : (kVectorRegisters - 1) / (Rows + 1) < 4 ? (kVectorRegisters - 1) / (Rows + 1) : 4;
 }
 
-template <class V, int Rows, int Vectors>
+// `valid` < tile width: only the first `valid` positions are loaded (the input ends there).
+template <class V, int Rows, int Vectors, bool Partial>
 inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64_t k_begin, int64_t k_end,
-                       const typename V::T* weight, typename V::T* tile, bool first) {
+                       const typename V::T* weight, typename V::T* tile, bool first, int64_t valid) {
     using T = typename V::T;
     constexpr int L = V::lanes;
     V acc[Rows][Vectors];
@@ -45,7 +46,12 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
         const T* w = weight + k * Rows;
         V x[Vectors];
 #pragma GCC unroll 8
-        for (int v = 0; v < Vectors; ++v) x[v] = V::load(src + v * L);
+        for (int v = 0; v < Vectors; ++v) {
+            if constexpr (Partial)
+                x[v] = V::load_first(src + v * L, int(util::max_i64(0, util::min_i64(L, valid - v * L))));
+            else
+                x[v] = V::load(src + v * L);
+        }
 #pragma GCC unroll 8
         for (int r = 0; r < Rows; ++r) {
             const V b = V::broadcast(w[r]);
@@ -127,13 +133,18 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
         const int64_t p0 = t * tile_width;
         const int64_t first_block = super_block * kSuperBlock;
         const int64_t block_count = util::min_i64(kSuperBlock, a.blocks - first_block);
+        if (p0 >= a.load_limit) continue;  // only junk columns past the input's end
+        const int64_t valid = a.load_limit - p0;
         const T* input = a.packed_input + n * a.image_stride + g * a.group_stride + p0;
         for (int64_t k0 = 0; k0 < a.reduction; k0 += chunk) {
             const int64_t k1 = util::min_i64(a.reduction, k0 + chunk);
             for (int64_t b = 0; b < block_count; ++b) {
                 const T* weight = a.packed_weight + (g * a.blocks + first_block + b) * a.reduction * Rows;
-                igemm_tile<V, Rows, Vectors>(input, a.offsets, k0, k1, weight, tile + b * Rows * tile_width,
-                                             k0 == 0);
+                T* partial = tile + b * Rows * tile_width;
+                if (valid >= tile_width)
+                    igemm_tile<V, Rows, Vectors, false>(input, a.offsets, k0, k1, weight, partial, k0 == 0, valid);
+                else
+                    igemm_tile<V, Rows, Vectors, true>(input, a.offsets, k0, k1, weight, partial, k0 == 0, valid);
             }
         }
         for (int64_t b = 0; b < block_count; ++b) {

@@ -44,6 +44,7 @@ struct Conv2dIgemmArgs {
     int64_t row_pitch = 0;             // positions per output row in the packed plane (>= out_width)
     int64_t tap_rows = 0;              // packed rows a reduction step may reach below its position's row
     int64_t taps = 1;                  // KH * KW: steps per input channel
+    int64_t load_limit = 0;            // positions at or past this are never loaded (unpacked input)
     bool relu = false;
     bool nhwc = false;
     int num_threads = 1;

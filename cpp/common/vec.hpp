@@ -19,6 +19,10 @@ struct VecF32 {
     static constexpr int lanes = 16;
     __m512 v;
     static VecF32 load(const float* p) { return {_mm512_loadu_ps(p)}; }
+    // The first n lanes (0 <= n <= lanes); the others are zero and their memory is not touched.
+    static VecF32 load_first(const float* p, int n) {
+        return {_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p)};
+    }
     static VecF32 broadcast(float x) { return {_mm512_set1_ps(x)}; }
     static VecF32 zero() { return {_mm512_setzero_ps()}; }
     static VecF32 fma(VecF32 a, VecF32 b, VecF32 c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
@@ -29,6 +33,9 @@ struct VecF64 {
     static constexpr int lanes = 8;
     __m512d v;
     static VecF64 load(const double* p) { return {_mm512_loadu_pd(p)}; }
+    static VecF64 load_first(const double* p, int n) {
+        return {_mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1u), p)};
+    }
     static VecF64 broadcast(double x) { return {_mm512_set1_pd(x)}; }
     static VecF64 zero() { return {_mm512_setzero_pd()}; }
     static VecF64 fma(VecF64 a, VecF64 b, VecF64 c) { return {_mm512_fmadd_pd(a.v, b.v, c.v)}; }
@@ -41,6 +48,10 @@ struct VecF32 {
     static constexpr int lanes = 8;
     __m256 v;
     static VecF32 load(const float* p) { return {_mm256_loadu_ps(p)}; }
+    static VecF32 load_first(const float* p, int n) {
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        return {_mm256_maskload_ps(p, mask)};
+    }
     static VecF32 broadcast(float x) { return {_mm256_set1_ps(x)}; }
     static VecF32 zero() { return {_mm256_setzero_ps()}; }
     static VecF32 fma(VecF32 a, VecF32 b, VecF32 c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
@@ -51,6 +62,10 @@ struct VecF64 {
     static constexpr int lanes = 4;
     __m256d v;
     static VecF64 load(const double* p) { return {_mm256_loadu_pd(p)}; }
+    static VecF64 load_first(const double* p, int n) {
+        const __m256i mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+        return {_mm256_maskload_pd(p, mask)};
+    }
     static VecF64 broadcast(double x) { return {_mm256_set1_pd(x)}; }
     static VecF64 zero() { return {_mm256_setzero_pd()}; }
     static VecF64 fma(VecF64 a, VecF64 b, VecF64 c) { return {_mm256_fmadd_pd(a.v, b.v, c.v)}; }
@@ -67,6 +82,11 @@ struct VecGeneric {
     static VecGeneric load(const Scalar* p) {
         VecGeneric r;
         for (int i = 0; i < Lanes; ++i) r.v[i] = p[i];
+        return r;
+    }
+    static VecGeneric load_first(const Scalar* p, int n) {
+        VecGeneric r;
+        for (int i = 0; i < Lanes; ++i) r.v[i] = i < n ? p[i] : Scalar(0);
         return r;
     }
     static VecGeneric broadcast(Scalar x) {
