@@ -17,7 +17,7 @@ constexpr int64_t kTileSlack = 256;
 // would be paid again in page faults on every call.
 constexpr size_t kCachedScratchBytes = size_t(64) << 20;
 
-enum ScratchSlot { kPackedInput, kPackedWeight, kScratchSlots };
+enum ScratchSlot { kPackedInput, kScratchSlots };
 
 // Scratch of `count` elements (contents undefined): the calling thread's cached buffer when
 // small enough, else `fallback` (which then owns the memory).
@@ -99,7 +99,7 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
                  : util::max_i64(phase_rows * pitch, (a.out_height + max_a) * pitch + max_b) + kTileSlack;
     const int64_t channel_stride = sh * sw * plane;
     const int64_t image_stride = a.in_channels * channel_stride;  // one packed image
-    std::vector<T> input_fallback, weight_fallback;
+    std::vector<T> input_fallback;
     T* packed_input = unpacked ? nullptr : scratch(static_cast<size_t>(image_stride), kPackedInput, input_fallback);
     const int64_t image_elements = a.in_channels * a.in_height * a.in_width;
     const int64_t output_elements = a.out_channels * a.out_height * a.out_width;
@@ -160,16 +160,6 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
 
     const int rows = choose_block_rows(out_per_group);
     const int64_t blocks = (out_per_group + rows - 1) / rows;
-    T* packed_weight =
-        scratch(static_cast<size_t>(a.groups * blocks * reduction * rows), kPackedWeight, weight_fallback);
-    for (int64_t g = 0; g < a.groups; ++g)
-        for (int64_t b = 0; b < blocks; ++b)
-            for (int r = 0; r < rows; ++r) {
-                const int64_t local = b * rows + r;  // rows past the group's channels are zeros
-                const T* w = a.weight + (g * out_per_group + util::min_i64(local, out_per_group - 1)) * reduction;
-                T* dst = packed_weight + (g * blocks + b) * reduction * rows + r;
-                for (int64_t k = 0; k < reduction; ++k) dst[k * rows] = local < out_per_group ? w[k] : T(0);
-            }
 
     Conv2dIgemmArgs<T> g;
     g.packed_input = packed_input;
@@ -177,7 +167,7 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     g.group_stride = in_per_group * channel_stride;
     g.offsets = offsets.data();
     g.reduction = reduction;
-    g.packed_weight = packed_weight;
+    g.weight = a.weight;
     g.block_rows = rows;
     g.blocks = blocks;
     g.bias = a.bias;

@@ -6,7 +6,9 @@
 // stored). A tile is block_rows output channels x kTileVectors vectors of positions, held in
 // registers; each reduction step broadcasts block_rows packed weights and loads kTileVectors
 // contiguous input vectors at offsets[k] + p (conv2d.cpp packed the input so this holds for
-// every stride, dilation and padding). Bias and ReLU are applied as the tile is stored.
+// every stride, dilation and padding). The weights are read in place, one pointer per output
+// channel of the block: successive steps read successive floats of each row, so the rows stream
+// through L1 without a packed copy. Bias and ReLU are applied as the tile is stored.
 //
 // Cache blocking: a job is (image, group, position tile, super-block of output channels); the
 // reduction runs in chunks of whole input channels sized so the chunk's input rows stay in L1,
@@ -30,20 +32,21 @@ constexpr int tile_vectors() {
     return Rows == 1 ? 8 : (kVectorRegisters - 1) / (Rows + 1) < 4 ? (kVectorRegisters - 1) / (Rows + 1) : 4;
 }
 
-// `valid` < tile width: only the first `valid` positions are loaded (the input ends there).
+// `valid` < Vectors * lanes: only the first `valid` positions are loaded (the input ends there).
+// Row r of the tile buffer starts at tile + r * row_stride.
 template <class V, int Rows, int Vectors, bool Partial>
 inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64_t k_begin, int64_t k_end,
-                       const typename V::T* weight, typename V::T* tile, bool first, int64_t valid) {
+                       const typename V::T* const* weight, typename V::T* tile, int64_t row_stride,
+                       bool first, int64_t valid) {
     using T = typename V::T;
     constexpr int L = V::lanes;
     V acc[Rows][Vectors];
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r)
 #pragma GCC unroll 8
-        for (int v = 0; v < Vectors; ++v) acc[r][v] = first ? V::zero() : V::load(tile + r * Vectors * L + v * L);
+        for (int v = 0; v < Vectors; ++v) acc[r][v] = first ? V::zero() : V::load(tile + r * row_stride + v * L);
     for (int64_t k = k_begin; k < k_end; ++k) {
         const T* src = input + offsets[k];
-        const T* w = weight + k * Rows;
         V x[Vectors];
 #pragma GCC unroll 8
         for (int v = 0; v < Vectors; ++v) {
@@ -54,7 +57,7 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
         }
 #pragma GCC unroll 8
         for (int r = 0; r < Rows; ++r) {
-            const V b = V::broadcast(w[r]);
+            const V b = V::broadcast(weight[r][k]);
 #pragma GCC unroll 8
             for (int v = 0; v < Vectors; ++v) acc[r][v] = V::fma(b, x[v], acc[r][v]);
         }
@@ -62,7 +65,34 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r)
 #pragma GCC unroll 8
-        for (int v = 0; v < Vectors; ++v) acc[r][v].store(tile + r * Vectors * L + v * L);
+        for (int v = 0; v < Vectors; ++v) acc[r][v].store(tile + r * row_stride + v * L);
+}
+
+// One register block over a reduction chunk, with as few vectors as the positions left need
+// (the last tile of a small output plane would otherwise be mostly waste).
+template <class V, int Rows, int Vectors>
+inline void igemm_block(const typename V::T* input, const int64_t* offsets, int64_t k_begin, int64_t k_end,
+                        const typename V::T* const* weight, typename V::T* tile, int64_t row_stride,
+                        bool first, int64_t positions_left, int64_t valid) {
+    constexpr int64_t L = V::lanes;
+    if (positions_left >= Vectors * L) {
+        if (valid >= Vectors * L)
+            igemm_tile<V, Rows, Vectors, false>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+        else
+            igemm_tile<V, Rows, Vectors, true>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+        return;
+    }
+    if constexpr (Vectors > 1) {
+        if (positions_left <= (Vectors - 1) * L) {
+            igemm_block<V, Rows, Vectors - 1>(input, offsets, k_begin, k_end, weight, tile, row_stride, first,
+                                              positions_left, valid);
+            return;
+        }
+    }
+    if (valid >= Vectors * L)
+        igemm_tile<V, Rows, Vectors, false>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+    else
+        igemm_tile<V, Rows, Vectors, true>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
 }
 
 // Writes a tile's valid positions (row by row, skipping the junk columns past out_width), adding
@@ -117,17 +147,19 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     const int64_t rows_touched = (tile_width + a.row_pitch - 1) / a.row_pitch + 1 + a.tap_rows;
     const int64_t channel_bytes = rows_touched * a.row_pitch * int64_t(sizeof(T));
     const int64_t chunk = util::max_i64(1, kL1Budget / channel_bytes) * a.taps;
-    // Super-blocks innermost: consecutive jobs of a thread share the same input tile.
+    // Consecutive jobs of a thread share their outer index: the input tile when the weights are
+    // the smaller operand (large planes), else the weights of a super-block (small planes with
+    // many channels, whose weights would otherwise be streamed once per tile).
+    const bool tiles_inner = a.reduction * a.out_per_group > a.reduction / a.taps * positions;
     const int64_t jobs = a.batch * a.groups * tiles * super_blocks;
     const int threads = a.num_threads;
 
     FASTCONV_PARALLEL_FOR_JOBS
     for (int64_t job = 0; job < jobs; ++job) {
         alignas(64) T tile[kSuperBlock * Rows * tile_width];
-        const int64_t super_block = job % super_blocks;
-        int64_t rest = job / super_blocks;
-        const int64_t t = rest % tiles;
-        rest /= tiles;
+        const int64_t super_block = tiles_inner ? (job / tiles) % super_blocks : job % super_blocks;
+        const int64_t t = tiles_inner ? job % tiles : (job / super_blocks) % tiles;
+        const int64_t rest = job / (tiles * super_blocks);
         const int64_t g = rest % a.groups;
         const int64_t n = rest / a.groups;
         const int64_t p0 = t * tile_width;
@@ -139,12 +171,14 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
         for (int64_t k0 = 0; k0 < a.reduction; k0 += chunk) {
             const int64_t k1 = util::min_i64(a.reduction, k0 + chunk);
             for (int64_t b = 0; b < block_count; ++b) {
-                const T* weight = a.packed_weight + (g * a.blocks + first_block + b) * a.reduction * Rows;
-                T* partial = tile + b * Rows * tile_width;
-                if (valid >= tile_width)
-                    igemm_tile<V, Rows, Vectors, false>(input, a.offsets, k0, k1, weight, partial, k0 == 0, valid);
-                else
-                    igemm_tile<V, Rows, Vectors, true>(input, a.offsets, k0, k1, weight, partial, k0 == 0, valid);
+                // rows past the group's last channel repeat it; store_tile drops them
+                const int64_t first_local = (first_block + b) * Rows;
+                const T* weight[Rows];
+                for (int r = 0; r < Rows; ++r)
+                    weight[r] = a.weight +
+                                (g * a.out_per_group + util::min_i64(first_local + r, a.out_per_group - 1)) * a.reduction;
+                igemm_block<V, Rows, Vectors>(input, a.offsets, k0, k1, weight, tile + b * Rows * tile_width,
+                                              tile_width, k0 == 0, positions - p0, valid);
             }
         }
         for (int64_t b = 0; b < block_count; ++b) {

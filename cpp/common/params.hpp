@@ -34,7 +34,7 @@ struct Conv2dIgemmArgs {
     int64_t group_stride = 0;          // elements per group of input channels
     const int64_t* offsets = nullptr;  // [reduction] offsets within a group's channels
     int64_t reduction = 0;             // C_in / groups * KH * KW
-    const T* packed_weight = nullptr;  // [groups][blocks][reduction][block_rows], zero-padded rows
+    const T* weight = nullptr;         // (C_out, reduction): the caller's weight, read in place
     int block_rows = 1;                // output channels per block: 1, 2, 4 or 6
     int64_t blocks = 0;                // blocks per group
     const T* bias = nullptr;
