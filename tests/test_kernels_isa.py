@@ -36,11 +36,13 @@ def test_best_level_is_chosen_by_default():
     assert result.stdout.strip() == LEVELS[-1]
 
 
+@pytest.mark.parametrize("algorithm", ["igemm", "direct"])
 @pytest.mark.parametrize("seed", range(25))
-def test_conv2d_at_every_level(simd_level, dtype, seed):
+def test_conv2d_at_every_level(simd_level, dtype, algorithm, seed):
     case = random_conv_case(np.random.default_rng(1000 + seed), dtype)
     expected = fastconv.conv2d(case.input, case.weight, **case.kwargs, backend="reference")
-    assert_close(fastconv.conv2d(case.input, case.weight, **case.kwargs, backend="cpp"), expected, dtype)
+    actual = fastconv.conv2d(case.input, case.weight, **case.kwargs, algorithm=algorithm, backend="cpp")
+    assert_close(actual, expected, dtype)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])

@@ -35,6 +35,7 @@ W = np.ones((6, 4, 3, 3), np.float32)
     ((X, W), {"dilation": 4}, ValueError, ["dilated kernel", "(9, 9)", "empty"]),
     ((X, W), {"layout": "NCWH"}, ValueError, ["layout", "NCWH"]),
     ((X, W), {"activation": "tanh"}, ValueError, ["activation", "tanh"]),
+    ((X, W), {"algorithm": "fft"}, ValueError, ["algorithm", "fft"]),
     ((X.astype(np.int32), W), {}, TypeError, ["input", "int32"]),
     ((X.astype(np.float16), W), {}, TypeError, ["input", "float16"]),
     ((X.astype(np.complex64), W), {}, TypeError, ["input", "complex64"]),

@@ -19,6 +19,7 @@ from . import _shapes
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 LAYOUTS = ("NCHW", "NHWC")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+CONV_ALGORITHMS = ("auto", "igemm", "direct")
 _NUMPY_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 # Kernels index with signed 64-bit integers: keep every array (in bytes) and every padded extent
 # below this so that no index arithmetic can overflow.
@@ -245,12 +246,14 @@ class Conv2dCall:
     groups: int
     relu: bool
     layout: str
+    algorithm: str = "auto"                 # the cpp backend's kernel; the others have one
 
 
 def conv2d_call(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: Any,
-                padding_mode: Any, layout: Any, activation: Any, out: Any) -> Conv2dCall:
+                padding_mode: Any, layout: Any, activation: Any, out: Any, algorithm: Any = "auto") -> Conv2dCall:
     function = "conv2d"
     layout = layout_of(layout, function)
+    algorithm = choice(algorithm, "algorithm", CONV_ALGORITHMS, function)
     x = float_array(input, "input", function)
     x4, unbatched = _batched(x, "input", function, layout)
     dtype = x.dtype
@@ -302,7 +305,7 @@ def conv2d_call(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, d
     return Conv2dCall(
         input=np.ascontiguousarray(x4), weight=np.ascontiguousarray(w),
         bias=None if b is None else np.ascontiguousarray(b), output=output, stride=stride, padding=sides,
-        dilation=dilation, groups=groups, relu=activation == "relu", layout=layout)
+        dilation=dilation, groups=groups, relu=activation == "relu", layout=layout, algorithm=algorithm)
 
 
 def _pad_input(x4: np.ndarray, sides: Tuple[int, int, int, int], mode: str, layout: str,

@@ -14,7 +14,7 @@ IntPair = Union[int, Tuple[int, int]]
 def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None, stride: IntPair = 1,
            padding: Union[str, int, Tuple[int, int], Tuple[int, int, int, int]] = 0, dilation: IntPair = 1,
            groups: int = 1, padding_mode: str = "zeros", *, layout: str = "NCHW",
-           activation: Optional[str] = None, out: Optional[np.ndarray] = None,
+           activation: Optional[str] = None, out: Optional[np.ndarray] = None, algorithm: str = "auto",
            backend: Optional[str] = None) -> np.ndarray:
     """2-D convolution (cross-correlation) of a batch of images with a bank of filters.
 
@@ -47,6 +47,11 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
         Apply ReLU to the result in the same pass (NaN stays NaN).
     out : ndarray, optional, keyword-only
         Array of the result's shape and dtype to write into; returned.
+    algorithm : {'auto', 'igemm', 'direct'}, keyword-only
+        The ``cpp`` backend's kernel (the other backends have one and ignore it). ``igemm``:
+        implicit GEMM, register-blocked SIMD microkernels over the input split into its stride
+        phases (stride-1 unpadded inputs are read in place); ``direct``: plain loops the compiler
+        vectorises, kept as a second opinion. ``auto`` picks (today: ``igemm``).
     backend : {'cpp', 'numba', 'reference'}, optional, keyword-only
         Defaults to the one chosen by ``use_backend`` / FASTCONV_BACKEND, else the fastest.
 
@@ -86,7 +91,7 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
     """
     chosen = _dispatch.resolve(backend, "conv2d")
     call = _validate.conv2d_call(input, weight, bias, stride, padding, dilation, groups, padding_mode, layout,
-                                 activation, out)
+                                 activation, out, algorithm)
     if call.input.shape[0]:  # an empty batch gives an empty result without a kernel call
         chosen.conv2d(call, _dispatch.get_num_threads())
     return call.output.finish()

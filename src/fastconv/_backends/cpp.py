@@ -30,7 +30,7 @@ _apply_simd_override()
 
 def conv2d(call: Conv2dCall, num_threads: int) -> None:
     _core.conv2d(call.input, call.weight, call.bias, call.output.array, call.stride, call.padding,
-                 call.dilation, call.groups, call.relu, call.layout == "NHWC", num_threads)
+                 call.dilation, call.groups, call.relu, call.layout == "NHWC", num_threads, call.algorithm)
 
 
 def max_pool2d(call: Pool2dCall, num_threads: int) -> None:
