@@ -1,0 +1,32 @@
+"""Print conv2d layer timings against PyTorch in one interleaved run.
+
+    python benchmarks/conv_layers.py                 # every layer, threads = fastconv's default
+    python benchmarks/conv_layers.py --threads 1 --quick
+"""
+
+import argparse
+import platform
+
+import fastconv
+from fastconv import _bench
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=fastconv.get_num_threads())
+    parser.add_argument("--quick", action="store_true", help="four layers only")
+    parser.add_argument("--backend", default="cpp")
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    peak, probe = _bench.gemm_peak_gflops(args.threads)
+    info = fastconv._config.config()
+    simd = info.get("cpp", {}).get("simd_level", "-")
+    print(f"{platform.processor() or platform.machine()}, SIMD {simd}, {args.threads} threads; "
+          f"FP32 peak {peak:.0f} GFLOP/s ({probe})")
+    layers = _bench.QUICK_LAYERS if args.quick else tuple(_bench.CONV_LAYERS)
+    results = _bench.run_conv_layers(layers, threads=args.threads, backends=(args.backend,), rounds=args.rounds)
+    print(_bench.format_conv_table(results, peak, backend=args.backend))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Layer timings in one interleaved run: fastconv backends against PyTorch, with GFLOP/s and the
+fraction of the machine's FP32 peak (measured with a GEMM probe). ``benchmarks/conv_layers.py``
+prints the table; the ``fastconv bench`` command will build on these functions.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from . import _dispatch
+from .conv import conv2d
+
+# name: (input shape, weight shape, conv2d keywords) -- the layer families people run
+CONV_LAYERS: Dict[str, tuple] = {
+    "alexnet-conv1": ((1, 3, 224, 224), (64, 3, 11, 11), {"stride": 4, "padding": 2}),
+    "alexnet-conv2": ((1, 64, 27, 27), (192, 64, 5, 5), {"padding": 2}),
+    "alexnet-conv3": ((1, 192, 13, 13), (384, 192, 3, 3), {"padding": 1}),
+    "alexnet-conv4": ((1, 384, 13, 13), (256, 384, 3, 3), {"padding": 1}),
+    "alexnet-conv5": ((1, 256, 13, 13), (256, 256, 3, 3), {"padding": 1}),
+    "lecture-3to64@256": ((1, 3, 256, 256), (64, 3, 3, 3), {"padding": 1}),
+    "resnet-64@56": ((1, 64, 56, 56), (64, 64, 3, 3), {"padding": 1}),
+    "resnet-128@28": ((1, 128, 28, 28), (128, 128, 3, 3), {"padding": 1}),
+    "resnet-256@14": ((1, 256, 14, 14), (256, 256, 3, 3), {"padding": 1}),
+    "resnet-64to128@56-s2": ((1, 64, 56, 56), (128, 64, 3, 3), {"stride": 2, "padding": 1}),
+    "resnet-64@56-b8": ((8, 64, 56, 56), (64, 64, 3, 3), {"padding": 1}),
+    "resnet-128@28-b8": ((8, 128, 28, 28), (128, 128, 3, 3), {"padding": 1}),
+    "pointwise-256to64@56": ((1, 256, 56, 56), (64, 256, 1, 1), {}),
+    "pointwise-64to256@56": ((1, 64, 56, 56), (256, 64, 1, 1), {}),
+    "depthwise-3x3@56": ((1, 64, 56, 56), (64, 1, 3, 3), {"padding": 1, "groups": 64}),
+    "depthwise-3x3@56-s2": ((1, 64, 56, 56), (64, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 64}),
+    "depthwise-5x5@56": ((1, 64, 56, 56), (64, 1, 5, 5), {"padding": 2, "groups": 64}),
+    "depthwise-5x5@56-s2": ((1, 64, 56, 56), (64, 1, 5, 5), {"stride": 2, "padding": 2, "groups": 64}),
+}
+QUICK_LAYERS = ("lecture-3to64@256", "resnet-64@56", "pointwise-256to64@56", "depthwise-3x3@56")
+
+
+def conv_flops(input_shape: Sequence[int], weight_shape: Sequence[int], output_shape: Sequence[int]) -> float:
+    """Multiply-adds x 2 of a convolution (per output element: C_in/groups * KH * KW of each)."""
+    return 2.0 * math.prod(output_shape) * math.prod(weight_shape[1:])
+
+
+def gemm_peak_gflops(threads: int, size: int = 2048) -> tuple:
+    """FP32 GEMM throughput at `threads` threads: (GFLOP/s, what measured it).
+
+    PyTorch's GEMM when installed (its thread count is set exactly), else NumPy's BLAS limited
+    with threadpoolctl when installed, else NumPy's BLAS at its own thread count.
+    """
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
+    try:
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        try:
+            seconds = _median_time(lambda: torch.mm(ta, tb), min_time=0.5)
+        finally:
+            torch.set_num_threads(before)
+        return 2 * size**3 / seconds / 1e9, f"torch.mm {size}x{size}, {threads} threads"
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(threads):
+            seconds = _median_time(lambda: a @ b, min_time=0.5)
+        return 2 * size**3 / seconds / 1e9, f"numpy matmul {size}x{size}, {threads} threads"
+    except ImportError:
+        seconds = _median_time(lambda: a @ b, min_time=0.5)
+        return 2 * size**3 / seconds / 1e9, f"numpy matmul {size}x{size}, BLAS default threads"
+
+
+def _median_time(function: Callable[[], object], min_time: float = 0.2, max_repeats: int = 200) -> float:
+    function()
+    times: List[float] = []
+    start = time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < min_time and len(times) < max_repeats):
+        t0 = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@dataclass
+class LayerResult:
+    layer: str
+    flops: float
+    median_ms: Dict[str, float] = field(default_factory=dict)
+    max_rel_error: Dict[str, float] = field(default_factory=dict)
+
+
+def _torch_conv(x: np.ndarray, weight: np.ndarray, kwargs: dict) -> Optional[Callable[[], object]]:
+    try:
+        import torch
+    except ImportError:
+        return None
+    tx, tw = torch.from_numpy(x), torch.from_numpy(weight)
+
+    def run():
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(tx, tw, None, **kwargs)
+
+    return run
+
+
+def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optional[int] = None,
+                    backends: Sequence[str] = ("cpp",), with_torch: bool = True, rounds: int = 15,
+                    dtype=np.float32) -> List[LayerResult]:
+    """Time every layer with every implementation, interleaved: each round calls each one once."""
+    threads = threads or _dispatch.get_num_threads()
+    before = _dispatch.get_num_threads()
+    _dispatch.set_num_threads(threads)
+    torch = None
+    if with_torch:
+        try:
+            import torch
+
+            torch_threads = torch.get_num_threads()
+            torch.set_num_threads(threads)
+        except ImportError:
+            torch = None
+    results = []
+    try:
+        for name in layers:
+            input_shape, weight_shape, kwargs = CONV_LAYERS[name]
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal(input_shape).astype(dtype)
+            weight = rng.standard_normal(weight_shape).astype(dtype)
+            implementations: Dict[str, Callable[[], object]] = {
+                b: (lambda b=b: conv2d(x, weight, **kwargs, backend=b)) for b in backends}
+            peer = _torch_conv(x, weight, kwargs) if torch is not None else None
+            if peer is not None:
+                implementations["torch"] = peer
+            reference = conv2d(x.astype(np.float64), weight.astype(np.float64), **kwargs, backend="reference")
+            result = LayerResult(name, conv_flops(input_shape, weight_shape, reference.shape))
+            times: Dict[str, List[float]] = {impl: [] for impl in implementations}
+            for impl, function in implementations.items():  # warm-up, and the error against the reference
+                out = np.asarray(function())
+                scale = max(1.0, float(np.abs(reference).max()))
+                result.max_rel_error[impl] = float(np.abs(out - reference).max() / scale)
+            for _ in range(rounds):
+                for impl, function in implementations.items():
+                    t0 = time.perf_counter()
+                    function()
+                    times[impl].append(time.perf_counter() - t0)
+            result.median_ms = {impl: 1e3 * statistics.median(t) for impl, t in times.items()}
+            results.append(result)
+    finally:
+        _dispatch.set_num_threads(before)
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
+    return results
+
+
+def format_conv_table(results: Sequence[LayerResult], peak_gflops: float, backend: str = "cpp") -> str:
+    """A table: layer, torch ms, fastconv ms, speed-up, GFLOP/s, % of peak, max relative error."""
+    has_torch = any("torch" in r.median_ms for r in results)
+    header = f"{'layer':24s} {'torch ms':>9s} {backend + ' ms':>9s} {'speed-up':>8s} {'GFLOP/s':>8s} {'% peak':>7s} {'max rel err':>11s}"
+    lines = [header, "-" * len(header)]
+    speedups = []
+    for r in results:
+        ours = r.median_ms[backend]
+        gflops = r.flops / (ours * 1e-3) / 1e9
+        torch_ms = r.median_ms.get("torch")
+        speedup = torch_ms / ours if torch_ms else None
+        if speedup:
+            speedups.append(speedup)
+        lines.append(f"{r.layer:24s} {torch_ms if torch_ms else float('nan'):9.3f} {ours:9.3f} "
+                     f"{speedup if speedup else float('nan'):8.2f} {gflops:8.1f} {100 * gflops / peak_gflops:6.1f}% "
+                     f"{r.max_rel_error[backend]:11.1e}")
+    if has_torch and speedups:
+        lines.append(f"geo-mean speed-up over torch: {math.exp(sum(map(math.log, speedups)) / len(speedups)):.2f}"
+                     f" (lowest {min(speedups):.2f})")
+    return "\n".join(lines)
