@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "common/conv2d_pack.hpp"
 #include "common/util.hpp"
 #include "dispatch.hpp"
 
@@ -16,6 +17,8 @@ constexpr int64_t kTileSlack = 256;
 // Packed buffers up to this size are kept per calling thread and reused: a fresh allocation
 // would be paid again in page faults on every call.
 constexpr size_t kCachedScratchBytes = size_t(64) << 20;
+// A group packed inside its job must stay in L2 with room to spare.
+constexpr int64_t kGroupPackBytes = int64_t(256) << 10;
 
 enum ScratchSlot { kPackedInput, kScratchSlots };
 
@@ -99,50 +102,38 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
                  : util::max_i64(phase_rows * pitch, (a.out_height + max_a) * pitch + max_b) + kTileSlack;
     const int64_t channel_stride = sh * sw * plane;
     const int64_t image_stride = a.in_channels * channel_stride;  // one packed image
+    // Many small groups (depthwise): each job packs its group into the thread's slice of scratch.
+    const int64_t group_elements = a.in_channels / a.groups * channel_stride;
+    const bool per_group = !unpacked && a.groups >= 2 * int64_t(a.num_threads) &&
+                           group_elements * int64_t(sizeof(T)) <= kGroupPackBytes;
     std::vector<T> input_fallback;
-    T* packed_input = unpacked ? nullptr : scratch(static_cast<size_t>(image_stride), kPackedInput, input_fallback);
+    T* packed_input = unpacked ? nullptr
+                               : scratch(static_cast<size_t>(per_group ? group_elements * a.num_threads : image_stride),
+                                         kPackedInput, input_fallback);
     const int64_t image_elements = a.in_channels * a.in_height * a.in_width;
     const int64_t output_elements = a.out_channels * a.out_height * a.out_width;
 
-    // Pack one image: zero padding and stride phases, from NCHW or NHWC. One image at a time,
-    // so that its packed copy is still in cache when the kernel reads it.
+    PackGeometry geometry;
+    geometry.in_channels = a.in_channels;
+    geometry.in_height = a.in_height;
+    geometry.in_width = a.in_width;
+    geometry.stride_h = sh;
+    geometry.stride_w = sw;
+    geometry.pad_top = a.pad_top;
+    geometry.pad_left = a.pad_left;
+    geometry.phase_rows = phase_rows;
+    geometry.pitch = pitch;
+    geometry.plane = plane;
+    geometry.nhwc = a.nhwc;
+
+    // Pack one image, one image at a time so that its packed copy is still in cache when the
+    // kernel reads it.
     auto pack_image = [&](const T* image) {
         const int64_t jobs = a.in_channels;
         const int threads = a.num_threads;
         FASTCONV_PARALLEL_FOR_JOBS
-        for (int64_t job = 0; job < jobs; ++job) {
-            const int64_t c = job;
-            T* channel = packed_input + c * channel_stride;
-            for (int64_t ph = 0; ph < sh; ++ph)
-                for (int64_t pw = 0; pw < sw; ++pw) {
-                    T* phase = channel + (ph * sw + pw) * plane;
-                    // columns q of this phase that hold input: iw = q * sw + pw - pad_left in [0, W)
-                    int64_t q0, q1;
-                    util::valid_output_range(pw - a.pad_left, sw, a.in_width, pitch, &q0, &q1);
-                    for (int64_t r = 0; r < phase_rows; ++r) {
-                        const int64_t ih = r * sh + ph - a.pad_top;
-                        T* row = phase + r * pitch;
-                        if (ih < 0 || ih >= a.in_height || q0 >= q1) {  // a padding row
-                            std::fill(row, row + pitch, T(0));
-                            continue;
-                        }
-                        std::fill(row, row + q0, T(0));
-                        std::fill(row + q1, row + pitch, T(0));
-                        const int64_t first_iw = q0 * sw + pw - a.pad_left;
-                        if (a.nhwc) {
-                            const T* src = image + (ih * a.in_width + first_iw) * a.in_channels + c;
-                            for (int64_t q = q0; q < q1; ++q) row[q] = src[(q - q0) * sw * a.in_channels];
-                        } else {
-                            const T* src = image + (c * a.in_height + ih) * a.in_width + first_iw;
-                            if (sw == 1)
-                                std::copy(src, src + (q1 - q0), row + q0);
-                            else
-                                for (int64_t q = q0; q < q1; ++q) row[q] = src[(q - q0) * sw];
-                        }
-                    }
-                    std::fill(phase + phase_rows * pitch, phase + plane, T(0));  // the slack tiles read
-                }
-        }
+        for (int64_t job = 0; job < jobs; ++job)
+            packing::pack_channel(geometry, image, job, packed_input + job * channel_stride);
     };
 
     const int64_t in_per_group = a.in_channels / a.groups;
@@ -187,11 +178,15 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     // Unpacked, the last reads of the last channel must stop at the input's end: the junk
     // columns of the last output row are the only positions that would run past it.
     g.load_limit = unpacked ? a.out_height * pitch - (pitch - a.out_width) : a.out_height * pitch;
+    g.pack_per_group = per_group;
+    g.pack = geometry;
+    g.group_scratch = per_group ? packed_input : nullptr;
     for (int64_t n = 0; n < a.batch; ++n) {
+        g.input = a.input + n * image_elements;
         if (unpacked)
-            g.packed_input = a.input + n * image_elements;
-        else
-            pack_image(a.input + n * image_elements);
+            g.packed_input = g.input;
+        else if (!per_group)
+            pack_image(g.input);
         g.output = a.output + n * output_elements;
         if constexpr (std::is_same_v<T, float>)
             kernels().conv2d_f32_igemm(g);

@@ -14,6 +14,7 @@
 // reduction runs in chunks of whole input channels sized so the chunk's input rows stay in L1,
 // and every register block of the super-block runs over a chunk before the next chunk, partial
 // sums parked in a small tile buffer.
+#include "common/conv2d_pack.hpp"
 #include "common/params.hpp"
 #include "common/util.hpp"
 #include "common/vec.hpp"
@@ -154,20 +155,15 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     const int64_t jobs = a.batch * a.groups * tiles * super_blocks;
     const int threads = a.num_threads;
 
-    FASTCONV_PARALLEL_FOR_JOBS
-    for (int64_t job = 0; job < jobs; ++job) {
+    // One (image, group, tile, super-block): every register block over every reduction chunk.
+    auto run = [&](const T* group_input, int64_t n, int64_t g, int64_t t, int64_t super_block) {
         alignas(64) T tile[kSuperBlock * Rows * tile_width];
-        const int64_t super_block = tiles_inner ? (job / tiles) % super_blocks : job % super_blocks;
-        const int64_t t = tiles_inner ? job % tiles : (job / super_blocks) % tiles;
-        const int64_t rest = job / (tiles * super_blocks);
-        const int64_t g = rest % a.groups;
-        const int64_t n = rest / a.groups;
         const int64_t p0 = t * tile_width;
         const int64_t first_block = super_block * kSuperBlock;
         const int64_t block_count = util::min_i64(kSuperBlock, a.blocks - first_block);
-        if (p0 >= a.load_limit) continue;  // only junk columns past the input's end
+        if (p0 >= a.load_limit) return;  // only junk columns past the input's end
         const int64_t valid = a.load_limit - p0;
-        const T* input = a.packed_input + n * a.image_stride + g * a.group_stride + p0;
+        const T* input = group_input + p0;
         for (int64_t k0 = 0; k0 < a.reduction; k0 += chunk) {
             const int64_t k1 = util::min_i64(a.reduction, k0 + chunk);
             for (int64_t b = 0; b < block_count; ++b) {
@@ -186,6 +182,32 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
             const int rows = int(util::min_i64(Rows, a.out_per_group - block * Rows));
             store_tile(a, tile + b * Rows * tile_width, tile_width, rows, n, g * a.out_per_group + block * Rows, p0);
         }
+    };
+
+    if (a.pack_per_group) {
+        const int64_t group_jobs = a.batch * a.groups;
+        const int64_t in_per_group = a.group_stride / (a.pack.stride_h * a.pack.stride_w * a.pack.plane);
+        const int64_t channel_stride = a.pack.stride_h * a.pack.stride_w * a.pack.plane;
+        FASTCONV_PARALLEL_FOR_GROUP_JOBS
+        for (int64_t job = 0; job < group_jobs; ++job) {
+            const int64_t n = job / a.groups, g = job % a.groups;
+            T* packed = a.group_scratch + util::thread_index() * a.group_stride;
+            for (int64_t c = 0; c < in_per_group; ++c)
+                packing::pack_channel(a.pack, a.input, g * in_per_group + c, packed + c * channel_stride);
+            for (int64_t super_block = 0; super_block < super_blocks; ++super_block)
+                for (int64_t t = 0; t < tiles; ++t) run(packed, n, g, t, super_block);
+        }
+        return;
+    }
+
+    FASTCONV_PARALLEL_FOR_JOBS
+    for (int64_t job = 0; job < jobs; ++job) {
+        const int64_t super_block = tiles_inner ? (job / tiles) % super_blocks : job % super_blocks;
+        const int64_t t = tiles_inner ? job % tiles : (job / super_blocks) % tiles;
+        const int64_t rest = job / (tiles * super_blocks);
+        const int64_t g = rest % a.groups;
+        const int64_t n = rest / a.groups;
+        run(a.packed_input + n * a.image_stride + g * a.group_stride, n, g, t, super_block);
     }
 }
 

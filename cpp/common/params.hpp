@@ -24,6 +24,15 @@ struct Conv2dArgs {
     int num_threads = 1;
 };
 
+// How conv2d.cpp lays out a packed input channel: its sh x sw stride phases, each phase_rows x
+// pitch, zero padded, plane elements apart (plane includes zero slack for the last tiles).
+struct PackGeometry {
+    int64_t in_channels = 0, in_height = 0, in_width = 0;
+    int64_t stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0;
+    int64_t phase_rows = 0, pitch = 0, plane = 0;
+    bool nhwc = false;
+};
+
 // Implicit GEMM over a packed input (see conv2d.cpp): for output position p of a row-pitched
 // output plane and reduction step k = (ic, kh, kw), the input value is
 // packed_input[image][group][...] at offsets[k] + p, so every step reads contiguous vectors.
@@ -45,6 +54,12 @@ struct Conv2dIgemmArgs {
     int64_t tap_rows = 0;              // packed rows a reduction step may reach below its position's row
     int64_t taps = 1;                  // KH * KW: steps per input channel
     int64_t load_limit = 0;            // positions at or past this are never loaded (unpacked input)
+    // Grouped convolutions with small groups pack each group inside its job instead, into the
+    // thread's slice of group_scratch, so the packed copy never leaves the cache:
+    bool pack_per_group = false;
+    const T* input = nullptr;          // the caller's image (NCHW or NHWC)
+    PackGeometry pack;
+    T* group_scratch = nullptr;        // num_threads slices of group_stride elements
     bool relu = false;
     bool nhwc = false;
     int num_threads = 1;

@@ -32,6 +32,15 @@ static inline void valid_output_range(int64_t offset, int64_t stride, int64_t si
 template <typename T>
 static inline bool is_nan(T v) { return v != v; }
 
+// This thread's index in the current parallel region (0 outside one or without OpenMP).
+static inline int64_t thread_index() {
+#if defined(FASTCONV_OPENMP)
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 template <typename T>
 static inline T relu(T v) { return v < T(0) ? T(0) : v; }  // NaN stays NaN, like torch
 
@@ -43,6 +52,10 @@ static inline T relu(T v) { return v < T(0) ? T(0) : v; }  // NaN stays NaN, lik
 #if defined(FASTCONV_OPENMP)
 #define FASTCONV_PARALLEL_FOR_JOBS \
     _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1 && jobs > 1)")
+// The same over a loop counted by `group_jobs`.
+#define FASTCONV_PARALLEL_FOR_GROUP_JOBS \
+    _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1 && group_jobs > 1)")
 #else
 #define FASTCONV_PARALLEL_FOR_JOBS
+#define FASTCONV_PARALLEL_FOR_GROUP_JOBS
 #endif

@@ -1,0 +1,52 @@
+// Packing of one input channel into its zero-padded stride phases (see PackGeometry), shared by
+// the whole-image packing in conv2d.cpp and the per-group packing inside the igemm kernels.
+// Internal linkage and plain loops only: per-ISA files include it.
+#pragma once
+#include "common/params.hpp"
+#include "common/util.hpp"
+
+namespace fastconv {
+namespace packing {
+
+template <typename T>
+static inline void fill_zero(T* begin, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) begin[i] = T(0);
+}
+
+// Channel c of `image` -> `channel` (sh * sw planes of p.plane elements).
+template <typename T>
+static inline void pack_channel(const PackGeometry& p, const T* image, int64_t c, T* channel) {
+    for (int64_t ph = 0; ph < p.stride_h; ++ph)
+        for (int64_t pw = 0; pw < p.stride_w; ++pw) {
+            T* phase = channel + (ph * p.stride_w + pw) * p.plane;
+            // columns q of this phase that hold input: iw = q * sw + pw - pad_left in [0, W)
+            int64_t q0, q1;
+            util::valid_output_range(pw - p.pad_left, p.stride_w, p.in_width, p.pitch, &q0, &q1);
+            for (int64_t r = 0; r < p.phase_rows; ++r) {
+                const int64_t ih = r * p.stride_h + ph - p.pad_top;
+                T* row = phase + r * p.pitch;
+                if (ih < 0 || ih >= p.in_height || q0 >= q1) {  // a padding row
+                    fill_zero(row, p.pitch);
+                    continue;
+                }
+                fill_zero(row, q0);
+                fill_zero(row + q1, p.pitch - q1);
+                const int64_t first_iw = q0 * p.stride_w + pw - p.pad_left;
+                if (p.nhwc) {
+                    const T* src = image + (ih * p.in_width + first_iw) * p.in_channels + c;
+                    const int64_t step = p.stride_w * p.in_channels;
+                    for (int64_t q = q0; q < q1; ++q) row[q] = src[(q - q0) * step];
+                } else {
+                    const T* src = image + (c * p.in_height + ih) * p.in_width + first_iw;
+                    if (p.stride_w == 1)
+                        for (int64_t q = q0; q < q1; ++q) row[q] = src[q - q0];
+                    else
+                        for (int64_t q = q0; q < q1; ++q) row[q] = src[(q - q0) * p.stride_w];
+                }
+            }
+            fill_zero(phase + p.phase_rows * p.pitch, p.plane - p.phase_rows * p.pitch);  // slack the tiles read
+        }
+}
+
+}  // namespace packing
+}  // namespace fastconv
