@@ -144,9 +144,13 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     constexpr int64_t tile_width = int64_t(Vectors) * V::lanes;
     const int64_t positions = a.out_height * a.row_pitch;
     const int64_t tiles = (positions + tile_width - 1) / tile_width;
+    // super-blocks of (nearly) equal size: threads get equal shares of work
     const int64_t super_blocks = (a.blocks + kSuperBlock - 1) / kSuperBlock;
+    const int64_t blocks_per_super = (a.blocks + super_blocks - 1) / super_blocks;
     const int64_t rows_touched = (tile_width + a.row_pitch - 1) / a.row_pitch + 1 + a.tap_rows;
-    const int64_t channel_bytes = rows_touched * a.row_pitch * int64_t(sizeof(T));
+    // a channel's steps touch every stride phase its taps land in
+    const int64_t phases_touched = util::min_i64(a.pack.stride_h * a.pack.stride_w, a.taps);
+    const int64_t channel_bytes = rows_touched * a.row_pitch * phases_touched * int64_t(sizeof(T));
     const int64_t chunk = util::max_i64(1, kL1Budget / channel_bytes) * a.taps;
     // Consecutive jobs of a thread share their outer index: the input tile when the weights are
     // the smaller operand (large planes), else the weights of a super-block (small planes with
@@ -159,8 +163,8 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     auto run = [&](const T* group_input, int64_t n, int64_t g, int64_t t, int64_t super_block) {
         alignas(64) T tile[kSuperBlock * Rows * tile_width];
         const int64_t p0 = t * tile_width;
-        const int64_t first_block = super_block * kSuperBlock;
-        const int64_t block_count = util::min_i64(kSuperBlock, a.blocks - first_block);
+        const int64_t first_block = super_block * blocks_per_super;
+        const int64_t block_count = util::min_i64(blocks_per_super, a.blocks - first_block);
         if (p0 >= a.load_limit) return;  // only junk columns past the input's end
         const int64_t valid = a.load_limit - p0;
         const T* input = group_input + p0;
