@@ -167,3 +167,42 @@ def test_concurrent_calls_from_python_threads(backend):
     assert not errors
     for got, want in zip(results, expected):
         assert_close(got, want, np.float32)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_plan_matches_conv2d(backend, dtype, seed):
+    case = random_conv_case(np.random.default_rng(300 + seed), dtype)
+    options = {k: v for k, v in case.kwargs.items() if k != "bias"}
+    plan = fastconv.Conv2dPlan(case.weight, case.kwargs.get("bias"), dtype=dtype, backend=backend, **options)
+    expected = fastconv.conv2d(case.input, case.weight, **case.kwargs, backend="reference")
+    assert_close(plan(case.input), expected, dtype)
+    assert_close(plan(case.input), expected, dtype)  # and again: nothing left over from the first call
+
+
+def test_plan_keeps_its_weight_until_set_weight():
+    rng = np.random.default_rng(9)
+    x = random_array(rng, (1, 2, 7, 7), np.float64)
+    weight = random_array(rng, (3, 2, 3, 3), np.float64)
+    plan = fastconv.Conv2dPlan(weight, padding=1, dtype=np.float64)
+    before = plan(x)
+    weight *= 2.0  # the caller changes its array in place: the plan took a copy
+    np.testing.assert_array_equal(plan(x), before)
+    plan.set_weight(weight)
+    assert_close(plan(x), fastconv.conv2d(x, weight, padding=1), np.float64)
+    # conv2d itself caches nothing: the changed array gives the new answer at once
+    assert_close(fastconv.conv2d(x, weight, padding=1), 2.0 * before, np.float64)
+
+
+def test_plan_errors():
+    weight = np.ones((4, 3, 3, 3))
+    with pytest.raises(ValueError, match="same.*stride"):
+        fastconv.Conv2dPlan(weight, padding="same", stride=2)
+    with pytest.raises(TypeError, match="dtype"):
+        fastconv.Conv2dPlan(weight, dtype=np.int32)
+    plan = fastconv.Conv2dPlan(weight, padding=5, padding_mode="reflect")  # checked per input, not here
+    with pytest.raises(TypeError, match="float32"):
+        plan(np.ones((1, 3, 8, 8)))
+    with pytest.raises(ValueError, match="reflect"):
+        plan(np.ones((1, 3, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="input channels"):
+        plan(np.ones((1, 2, 8, 8), np.float32))

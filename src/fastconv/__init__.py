@@ -9,12 +9,13 @@ specification the others are tested against).
 from ._config import show_config
 from ._dispatch import backends, get_num_threads, set_num_threads, use_backend
 from ._shapes import conv_output_size, conv_param_count, pool_output_size
-from .conv import conv2d
+from .conv import Conv2dPlan, conv2d
 from .pool import avg_pool2d, max_pool2d
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Conv2dPlan",
     "__version__",
     "avg_pool2d",
     "backends",

@@ -6,7 +6,7 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
-from . import _dispatch, _validate
+from . import _dispatch, _shapes, _validate
 
 IntPair = Union[int, Tuple[int, int]]
 
@@ -95,3 +95,81 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
     if call.input.shape[0]:  # an empty batch gives an empty result without a kernel call
         chosen.conv2d(call, _dispatch.get_num_threads())
     return call.output.finish()
+
+
+class Conv2dPlan:
+    """A convolution prepared once for a fixed weight, run on many inputs.
+
+    Validates and converts the weight, bias and options once (as an FFTW plan or a oneDNN
+    primitive is made once); each call then only checks the input. The plan keeps its own
+    copy of the weight and bias, taken when it is made or by ``set_weight``: changing the
+    caller's arrays afterwards does not change the plan's results (call ``set_weight`` to do that).
+    The ``cpp`` kernels read the weight in place, so nothing is repacked per call either way.
+
+    Parameters
+    ----------
+    weight, bias, stride, padding, dilation, groups, padding_mode
+        As in ``conv2d``.
+    dtype : {numpy.float32, numpy.float64}, default float32
+        The dtype of the inputs the plan takes (and of its results).
+    layout, activation, algorithm, backend : keyword-only
+        As in ``conv2d``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> plan = fastconv.Conv2dPlan(np.ones((4, 3, 3, 3)), padding=1, dtype=np.float64)
+    >>> plan(np.ones((2, 3, 8, 8))).shape
+    (2, 4, 8, 8)
+    """
+
+    def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray] = None, stride: IntPair = 1,
+                 padding: Union[str, int, Tuple[int, int], Tuple[int, int, int, int]] = 0, dilation: IntPair = 1,
+                 groups: int = 1, padding_mode: str = "zeros", *, dtype=np.float32, layout: str = "NCHW",
+                 activation: Optional[str] = None, algorithm: str = "auto", backend: Optional[str] = None) -> None:
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in _validate.FLOAT_DTYPES:
+            msg = f"Conv2dPlan: `dtype` must be float32 or float64, got {self.dtype}"
+            raise TypeError(msg)
+        self._options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
+                             padding_mode=padding_mode, layout=layout, activation=activation, algorithm=algorithm)
+        self._backend = backend
+        _dispatch.resolve(backend, "Conv2dPlan")
+        self.set_weight(weight, bias)
+
+    def set_weight(self, weight: np.ndarray, bias: Optional[np.ndarray] = None) -> None:
+        """Replace the plan's weight (and bias), validated against its options."""
+        weight = np.array(_validate.float_array(weight, "weight", "Conv2dPlan", dtype=self.dtype), order="C")
+        bias = None if bias is None else np.array(_validate.float_array(bias, "bias", "Conv2dPlan", dtype=self.dtype))
+        probe_shape = self._probe_input_shape(weight)
+        # a throw-away call on the smallest input the weight accepts checks every option now
+        _validate.conv2d_call(np.zeros(probe_shape, self.dtype), weight, bias, out=None, **self._options)
+        weight.flags.writeable = False
+        if bias is not None:
+            bias.flags.writeable = False
+        self.weight, self.bias = weight, bias
+
+    def _probe_input_shape(self, weight: np.ndarray) -> tuple:
+        if weight.ndim != 4:
+            msg = f"Conv2dPlan: `weight` must be 4-D (C_out, C_in/groups, KH, KW), got shape {weight.shape}"
+            raise ValueError(msg)
+        groups = _validate.positive_int(self._options["groups"], "groups", "Conv2dPlan")
+        kh, kw = weight.shape[2:]
+        stride = _validate.positive_pair(self._options["stride"], "stride", "Conv2dPlan")
+        dilation = _validate.positive_pair(self._options["dilation"], "dilation", "Conv2dPlan")
+        top, bottom, left, right = _shapes.conv_padding(self._options["padding"], (kh, kw), dilation, stride,
+                                                        function="Conv2dPlan")
+        # big enough for the dilated kernel and for any padding mode's rule
+        size = (dilation[0] * (kh - 1) + 1 + stride[0] + max(top, bottom),
+                dilation[1] * (kw - 1) + 1 + stride[1] + max(left, right))
+        c = weight.shape[1] * groups
+        layout = _validate.layout_of(self._options["layout"], "Conv2dPlan")
+        return (1, c, *size) if layout == "NCHW" else (1, *size, c)
+
+    def __call__(self, input: np.ndarray, *, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Convolve ``input`` (of the plan's dtype) with the plan's weight; see ``conv2d``."""
+        array = np.asarray(input)
+        if array.dtype != self.dtype:
+            msg = f"Conv2dPlan: `input` must have the plan's dtype {self.dtype}, got {array.dtype}"
+            raise TypeError(msg)
+        return conv2d(array, self.weight, self.bias, **self._options, out=out, backend=self._backend)
