@@ -6,13 +6,19 @@ versions: ``parallel=True`` with ``prange``, and serial. Numba's default threadi
 second concurrent caller runs the serial version instead. fastmath stays off (NaN must
 propagate); set FASTCONV_NUMBA_CACHE=1 to cache compiled kernels on disk.
 
-NCHW kernels run natively; NHWC calls are transposed to NCHW and back here.
+NCHW kernels run natively; NHWC calls are transposed to NCHW and back here. Convolutions with
+several output channels per group run as im2col (Numba) + a GEMM in NumPy's BLAS over chunks of
+output rows, the chunks spread over a pool of Python threads (both steps release the GIL) with
+BLAS held to one thread: Numba's and BLAS's own thread pools, run back to back, spin against each
+other. One output channel per group (depthwise) runs the direct loops.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -51,6 +57,34 @@ def _conv2d_nchw(x, weight, bias, out, sh, sw, pad_top, pad_left, dh, dw, groups
                     if out[n, oc, i, j] < 0:
                         out[n, oc, i, j] = 0
     return out
+
+
+def _im2col(x, cols, first_channel, channels, kh, kw, sh, sw, pad_top, pad_left, dh, dw, row0, rows, ow):
+    """cols[(c, p, q), (i - row0) * ow + j] = x[first_channel + c, i*sh - pad_top + p*dh, j*sw - pad_left + q*dw]
+    (zero outside the input) for output rows i in [row0, row0 + rows)."""
+    h, w = x.shape[1], x.shape[2]
+    for k in numba.prange(channels * kh * kw):
+        c = k // (kh * kw)
+        p = (k // kw) % kh
+        q = k % kw
+        offset = q * dw - pad_left  # input column = j * sw + offset
+        lo = 0 if offset >= 0 else (-offset + sw - 1) // sw
+        hi = 0 if w - 1 - offset < 0 else min(ow, (w - 1 - offset) // sw + 1)
+        lo = min(lo, hi)
+        for i in range(rows):
+            row = (row0 + i) * sh - pad_top + p * dh
+            base = i * ow
+            if row < 0 or row >= h:
+                for j in range(ow):
+                    cols[k, base + j] = 0
+                continue
+            for j in range(lo):
+                cols[k, base + j] = 0
+            for j in range(lo, hi):
+                cols[k, base + j] = x[first_channel + c, row, j * sw + offset]
+            for j in range(hi, ow):
+                cols[k, base + j] = 0
+    return cols
 
 
 def _max_pool2d_nchw(x, out, indices, kh, kw, sh, sw, ph, pw, dh, dw):
@@ -133,6 +167,8 @@ class _Kernel:
 
 
 _conv2d = _Kernel(_conv2d_nchw)
+_im2col_kernel = _Kernel(_im2col)
+_COLUMNS_BUDGET = 1 << 21  # elements of im2col per GEMM: a few MB, the output rows are chunked to fit
 _max_pool2d = _Kernel(_max_pool2d_nchw)
 _avg_pool2d = _Kernel(_avg_pool2d_nchw)
 
@@ -154,13 +190,84 @@ def _store(target: np.ndarray, computed: np.ndarray, layout: str) -> None:
         target[...] = computed.transpose(0, 2, 3, 1)
 
 
+_blas_controller = None
+
+
+def _blas_threads(num_threads: int):
+    """Limit NumPy's BLAS to `num_threads` for the block (its libraries are looked up once)."""
+    global _blas_controller
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # NumPy's BLAS then uses its own thread count
+            _blas_controller = False
+        else:
+            _blas_controller = ThreadpoolController().select(user_api="blas")
+    if not _blas_controller:
+        return contextlib.nullcontext()
+    return _blas_controller.limit(limits=num_threads)
+
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < workers:
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastconv-numba")
+        return _pool
+
+
+def _conv2d_gemm(call: Conv2dCall, x: np.ndarray, out: np.ndarray, num_threads: int) -> None:
+    c_out, c_per_group, kh, kw = call.weight.shape
+    groups = call.groups
+    out_per_group = c_out // groups
+    n_batch, oh, ow = x.shape[0], out.shape[2], out.shape[3]
+    reduction = c_per_group * kh * kw
+    per_job = -(-oh * n_batch * groups // num_threads)  # at least one chunk per thread
+    rows_per_chunk = max(1, min(oh, per_job, _COLUMNS_BUDGET // max(1, reduction * ow)))
+    weight = call.weight.reshape(groups, out_per_group, reduction)
+    (sh, sw), (dh, dw) = call.stride, call.dilation
+    top, _, left, _ = call.padding
+    flat = out.reshape(n_batch, groups, out_per_group, oh * ow)
+    local = threading.local()
+
+    def job(n: int, g: int, row0: int) -> None:
+        rows = min(rows_per_chunk, oh - row0)
+        cols = getattr(local, "cols", None)
+        if cols is None:
+            cols = local.cols = np.empty((reduction, rows_per_chunk * ow), dtype=x.dtype)
+        columns = cols[:, : rows * ow]
+        _im2col_kernel.serial(x[n], columns, g * c_per_group, c_per_group, kh, kw, sh, sw, top, left, dh, dw,
+                              row0, rows, ow)
+        np.matmul(weight[g], columns, out=flat[n, g, :, row0 * ow:(row0 + rows) * ow])
+
+    jobs = [(n, g, row0) for n in range(n_batch) for g in range(groups) for row0 in range(0, oh, rows_per_chunk)]
+    with _blas_threads(1):
+        if num_threads == 1 or len(jobs) == 1:
+            for args in jobs:
+                job(*args)
+        else:
+            for future in [_thread_pool(num_threads).submit(job, *args) for args in jobs]:
+                future.result()
+    if call.bias is not None:
+        out += call.bias[None, :, None, None]
+    if call.relu:
+        np.maximum(out, 0, out=out, where=~np.isnan(out))  # NaN stays NaN
+
+
 def conv2d(call: Conv2dCall, num_threads: int) -> None:
     x = _nchw(call.input, call.layout)
     out = _scratch(call.output.array, call.layout)
-    bias = call.bias if call.bias is not None else np.zeros(call.weight.shape[0], dtype=x.dtype)
-    top, _, left, _ = call.padding
-    _conv2d(num_threads, x, call.weight, bias, out, call.stride[0], call.stride[1], top, left,
-            call.dilation[0], call.dilation[1], call.groups, call.relu)
+    if call.weight.shape[0] // call.groups >= 4:
+        _conv2d_gemm(call, x, out, num_threads)
+    else:
+        bias = call.bias if call.bias is not None else np.zeros(call.weight.shape[0], dtype=x.dtype)
+        top, _, left, _ = call.padding
+        _conv2d(num_threads, x, call.weight, bias, out, call.stride[0], call.stride[1], top, left,
+                call.dilation[0], call.dilation[1], call.groups, call.relu)
     _store(call.output.array, out, call.layout)
 
 
