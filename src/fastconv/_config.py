@@ -34,11 +34,14 @@ def config() -> Dict[str, Any]:
             "cpu_features": [name for name, present in _core.cpu_features().items() if present],
             "openmp": bool(_core.openmp),
             "kernels": [k for k in _core.kernels() if k.endswith("_" + _core.simd_level())],
+            "conv2d_algorithms": {"auto": "igemm", "igemm": "implicit GEMM, register-blocked SIMD microkernel",
+                                  "direct": "plain loops, compiler-vectorised"},
         }
     if "numba" in info["backends"]:
         import numba
 
-        info["numba"] = {"version": numba.__version__, "threading_layer": numba.config.THREADING_LAYER}
+        info["numba"] = {"version": numba.__version__, "threading_layer": numba.config.THREADING_LAYER,
+                         "conv2d": "im2col + NumPy BLAS GEMM (direct loops for one output channel per group)"}
     return info
 
 
@@ -66,9 +69,10 @@ def show_config() -> Dict[str, Any]:
             f"cpp CPU features: {', '.join(cpp['cpu_features']) or 'none detected'}",
             f"cpp OpenMP:      {'yes' if cpp['openmp'] else 'no (kernels run on one thread)'}",
             f"cpp kernels:     {', '.join(cpp['kernels'])}",
+            f"cpp conv2d:      algorithm='auto' runs {cpp['conv2d_algorithms']['auto']}; also 'direct'",
         ]
     if "numba" in info:
         lines.append(f"numba:           {info['numba']['version']} "
-                     f"(threading layer: {info['numba']['threading_layer']})")
+                     f"(threading layer: {info['numba']['threading_layer']}); conv2d: {info['numba']['conv2d']}")
     print("\n".join(lines))
     return info

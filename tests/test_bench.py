@@ -1,0 +1,33 @@
+"""The layer benchmark's functions: they run, measure what they say and format a table (no timing
+is asserted)."""
+
+import numpy as np
+
+from fastconv import _bench
+
+
+def test_flop_count():
+    # the lecture's layer: 256x256x64 outputs, each 3*3*3 multiply-adds
+    assert _bench.conv_flops((1, 3, 256, 256), (64, 3, 3, 3), (1, 64, 256, 256)) == 2 * 64 * 256 * 256 * 27
+
+
+def test_every_layer_is_a_valid_call():
+    import fastconv
+
+    for name, (input_shape, weight_shape, kwargs) in _bench.CONV_LAYERS.items():
+        out_h = fastconv.conv_output_size(input_shape[2], weight_shape[2], kwargs.get("stride", 1),
+                                          kwargs.get("padding", 0))
+        assert out_h >= 1, name
+        assert input_shape[1] == weight_shape[1] * kwargs.get("groups", 1), name
+
+
+def test_run_and_format():
+    import fastconv
+
+    backend = fastconv.backends()[0]
+    results = _bench.run_conv_layers(("lecture-3to64@256",), threads=1, backends=(backend,), rounds=1)
+    (result,) = results
+    assert result.layer == "lecture-3to64@256" and result.median_ms[backend] > 0
+    assert result.max_rel_error[backend] < 1e-5
+    table = _bench.format_conv_table(results, peak_gflops=100.0, backend=backend)
+    assert "lecture-3to64@256" in table and "% peak" in table
