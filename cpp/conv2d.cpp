@@ -106,10 +106,14 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     const int64_t group_elements = a.in_channels / a.groups * channel_stride;
     const bool per_group = !unpacked && a.groups >= 2 * int64_t(a.num_threads) &&
                            group_elements * int64_t(sizeof(T)) <= kGroupPackBytes;
+    // A batch of at least one image per thread runs whole images per thread (no sharing, no
+    // synchronisation inside an image); a smaller batch splits each image over the threads.
+    const bool image_parallel = a.num_threads > 1 && a.batch >= a.num_threads;
+    const int64_t per_thread = per_group ? group_elements : image_stride;
+    const int64_t slices = (per_group || image_parallel) ? a.num_threads : 1;
     std::vector<T> input_fallback;
-    T* packed_input = unpacked ? nullptr
-                               : scratch(static_cast<size_t>(per_group ? group_elements * a.num_threads : image_stride),
-                                         kPackedInput, input_fallback);
+    T* packed_input =
+        unpacked ? nullptr : scratch(static_cast<size_t>(per_thread * slices), kPackedInput, input_fallback);
     const int64_t image_elements = a.in_channels * a.in_height * a.in_width;
     const int64_t output_elements = a.out_channels * a.out_height * a.out_width;
 
@@ -181,6 +185,33 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     g.pack_per_group = per_group;
     g.pack = geometry;
     g.group_scratch = per_group ? packed_input : nullptr;
+    auto run_kernel = [](const Conv2dIgemmArgs<T>& args) {
+        if constexpr (std::is_same_v<T, float>)
+            kernels().conv2d_f32_igemm(args);
+        else
+            kernels().conv2d_f64_igemm(args);
+    };
+    if (image_parallel) {
+        const int64_t jobs = a.batch;
+        const int threads = a.num_threads;
+        FASTCONV_PARALLEL_FOR_JOBS
+        for (int64_t job = 0; job < jobs; ++job) {
+            Conv2dIgemmArgs<T> mine = g;
+            mine.num_threads = 1;  // per_group kernels pick their scratch slice by thread index
+            mine.input = a.input + job * image_elements;
+            mine.output = a.output + job * output_elements;
+            if (unpacked) {
+                mine.packed_input = mine.input;
+            } else if (!per_group) {
+                T* own = packed_input + util::thread_index() * image_stride;
+                for (int64_t c = 0; c < a.in_channels; ++c)
+                    packing::pack_channel(geometry, mine.input, c, own + c * channel_stride);
+                mine.packed_input = own;
+            }
+            run_kernel(mine);
+        }
+        return;
+    }
     for (int64_t n = 0; n < a.batch; ++n) {
         g.input = a.input + n * image_elements;
         if (unpacked)
@@ -188,10 +219,7 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
         else if (!per_group)
             pack_image(g.input);
         g.output = a.output + n * output_elements;
-        if constexpr (std::is_same_v<T, float>)
-            kernels().conv2d_f32_igemm(g);
-        else
-            kernels().conv2d_f64_igemm(g);
+        run_kernel(g);
     }
 }
 
