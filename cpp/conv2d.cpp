@@ -20,7 +20,7 @@ constexpr size_t kCachedScratchBytes = size_t(64) << 20;
 // A group packed inside its job must stay in L2 with room to spare.
 constexpr int64_t kGroupPackBytes = int64_t(256) << 10;
 
-enum ScratchSlot { kPackedInput, kScratchSlots };
+enum ScratchSlot { kPackedInput, kWinogradFilters, kWinogradInput, kWinogradProducts, kScratchSlots };
 
 // Scratch of `count` elements (contents undefined): the calling thread's cached buffer when
 // small enough, else `fallback` (which then owns the memory).
@@ -223,12 +223,179 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     }
 }
 
+
+// C (M x N) = A (M x K, row-major) x B (row k at B + offsets[k], N used and kTileSlack more
+// readable) through the igemm kernels: a 1x1 convolution of a K-channel, 1 x N image.
+template <typename T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C, const int64_t* offsets, int num_threads) {
+    Conv2dIgemmArgs<T> g;
+    g.packed_input = B;
+    g.offsets = offsets;  // k * ldb
+    g.reduction = K;
+    g.weight = A;
+    g.block_rows = choose_block_rows(M);
+    g.blocks = (M + g.block_rows - 1) / g.block_rows;
+    g.output = C;
+    g.batch = 1;
+    g.out_per_group = M;
+    g.out_channels = M;
+    g.out_height = 1;
+    g.out_width = N;
+    g.row_pitch = N;
+    g.load_limit = N;
+    g.num_threads = num_threads;
+    if constexpr (std::is_same_v<T, float>)
+        kernels().conv2d_f32_igemm(g);
+    else
+        kernels().conv2d_f64_igemm(g);
+}
+
+// Winograd F(2x2, 3x3) (Lavin & Gray): per 4x4 input tile d and 3x3 filter g,
+// Y = A^T [(G g G^T) . (B^T d B)] A gives a 2x2 output tile with 16 multiplies instead of 36.
+// The 16 element-wise products summed over input channels are 16 GEMMs,
+// M[xi] (C_out x tiles) = U[xi] (C_out x C_in) x V[xi] (C_in x tiles), run by the igemm kernels.
+template <typename T>
+void conv2d_winograd(const Conv2dArgs<T>& a) {
+    const int64_t C = a.in_channels, O = a.out_channels, OH = a.out_height, OW = a.out_width;
+    const int64_t tile_rows = (OH + 1) / 2, tile_cols = (OW + 1) / 2, tiles = tile_rows * tile_cols;
+    const int64_t ldv = tiles + kTileSlack;
+    // The 16 planes of V and M are written (read) side by side: a plane size that is a multiple
+    // of 4 KiB would put all 16 streams in the same L1 sets, so each plane gets a little extra.
+    const int64_t u_plane = O * C + 16, v_plane = C * ldv + 16, m_plane = O * tiles + 16;
+    const int threads = a.num_threads;
+
+    std::vector<T> u_fallback, v_fallback, m_fallback;
+    T* U = scratch(static_cast<size_t>(16 * u_plane), kWinogradFilters, u_fallback);
+    T* V = scratch(static_cast<size_t>(16 * v_plane), kWinogradInput, v_fallback);
+    T* M = scratch(static_cast<size_t>(16 * m_plane), kWinogradProducts, m_fallback);
+    {  // U = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+        const int64_t jobs = O;
+        FASTCONV_PARALLEL_FOR_JOBS
+        for (int64_t job = 0; job < jobs; ++job)
+            for (int64_t c = 0; c < C; ++c) {
+                const T* g = a.weight + (job * C + c) * 9;
+                T gg[4][3];
+                for (int s = 0; s < 3; ++s) {
+                    gg[0][s] = g[s];
+                    gg[1][s] = (g[s] + g[3 + s] + g[6 + s]) / 2;
+                    gg[2][s] = (g[s] - g[3 + s] + g[6 + s]) / 2;
+                    gg[3][s] = g[6 + s];
+                }
+                for (int r = 0; r < 4; ++r) {
+                    const T u[4] = {gg[r][0], (gg[r][0] + gg[r][1] + gg[r][2]) / 2,
+                                    (gg[r][0] - gg[r][1] + gg[r][2]) / 2, gg[r][2]};
+                    for (int s = 0; s < 4; ++s) U[(r * 4 + s) * u_plane + job * C + c] = u[s];
+                }
+            }
+    }
+    std::vector<int64_t> offsets(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) offsets[static_cast<size_t>(c)] = c * ldv;
+    const int64_t in_plane = a.in_height * a.in_width;
+
+    for (int64_t n = 0; n < a.batch; ++n) {
+        {  // V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], one channel per job
+            const int64_t jobs = C;
+            FASTCONV_PARALLEL_FOR_JOBS
+            for (int64_t job = 0; job < jobs; ++job) {
+                std::vector<T> rows(static_cast<size_t>(4 * (2 * tile_cols + 2)));
+                const int64_t width = 2 * tile_cols + 2;
+                for (int64_t i = 0; i < tile_rows; ++i) {
+                    for (int r = 0; r < 4; ++r) {  // input rows 2i - top + r, zero outside
+                        T* row = rows.data() + r * width;
+                        const int64_t ih = 2 * i - a.pad_top + r;
+                        int64_t q0, q1;  // row[q] holds input column q - pad_left for q in [q0, q1)
+                        util::valid_output_range(-a.pad_left, 1, a.in_width, width, &q0, &q1);
+                        if (ih < 0 || ih >= a.in_height) q0 = q1 = 0;
+                        for (int64_t q = 0; q < q0; ++q) row[q] = T(0);
+                        for (int64_t q = q1; q < width; ++q) row[q] = T(0);
+                        if (a.nhwc) {
+                            const T* src = a.input + ((n * a.in_height + ih) * a.in_width - a.pad_left) * C + job;
+                            for (int64_t q = q0; q < q1; ++q) row[q] = src[q * C];
+                        } else {
+                            const T* src = a.input + (n * C + job) * in_plane + ih * a.in_width - a.pad_left;
+                            for (int64_t q = q0; q < q1; ++q) row[q] = src[q];
+                        }
+                    }
+                    T* v = V + job * ldv + i * tile_cols;
+                    const int64_t xi_stride = v_plane;
+                    for (int64_t j = 0; j < tile_cols; ++j) {
+                        T e[4][4];  // rows of B^T d, per column s
+                        for (int s = 0; s < 4; ++s) {
+                            const T d0 = rows[0 * width + 2 * j + s], d1 = rows[1 * width + 2 * j + s];
+                            const T d2 = rows[2 * width + 2 * j + s], d3 = rows[3 * width + 2 * j + s];
+                            e[0][s] = d0 - d2;
+                            e[1][s] = d1 + d2;
+                            e[2][s] = d2 - d1;
+                            e[3][s] = d1 - d3;
+                        }
+                        for (int r = 0; r < 4; ++r) {
+                            v[(r * 4 + 0) * xi_stride + j] = e[r][0] - e[r][2];
+                            v[(r * 4 + 1) * xi_stride + j] = e[r][1] + e[r][2];
+                            v[(r * 4 + 2) * xi_stride + j] = e[r][2] - e[r][1];
+                            v[(r * 4 + 3) * xi_stride + j] = e[r][1] - e[r][3];
+                        }
+                    }
+                }
+            }
+        }
+        for (int64_t xi = 0; xi < 16; ++xi)
+            gemm(O, tiles, C, U + xi * u_plane, V + xi * v_plane, M + xi * m_plane, offsets.data(), threads);
+        {  // Y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1], plus bias and ReLU, one output channel per job
+            const int64_t jobs = O;
+            const int64_t out_plane = OH * OW;
+            FASTCONV_PARALLEL_FOR_JOBS
+            for (int64_t job = 0; job < jobs; ++job) {
+                const T bias = a.bias ? a.bias[job] : T(0);
+                std::vector<T> pair(static_cast<size_t>(4 * tile_cols));  // two output rows of a tile row
+                T* top = pair.data();
+                T* bottom = top + 2 * tile_cols;
+                for (int64_t i = 0; i < tile_rows; ++i) {
+                    const T* m = M + job * tiles + i * tile_cols;  // m[xi * m_plane + j]
+                    const int64_t xs = m_plane;
+                    for (int64_t j = 0; j < tile_cols; ++j) {
+                        T s[4], d[4];
+                        for (int c = 0; c < 4; ++c) {
+                            const T m0 = m[c * xs + j], m1 = m[(4 + c) * xs + j];
+                            const T m2 = m[(8 + c) * xs + j], m3 = m[(12 + c) * xs + j];
+                            s[c] = m0 + m1 + m2;
+                            d[c] = m1 - m2 - m3;
+                        }
+                        top[2 * j] = s[0] + s[1] + s[2];
+                        top[2 * j + 1] = s[1] - s[2] - s[3];
+                        bottom[2 * j] = d[0] + d[1] + d[2];
+                        bottom[2 * j + 1] = d[1] - d[2] - d[3];
+                    }
+                    for (int r = 0; r < 2 && 2 * i + r < OH; ++r) {
+                        const T* src = r == 0 ? top : bottom;
+                        const int64_t oh = 2 * i + r;
+                        if (a.nhwc) {
+                            T* dst = a.output + (n * out_plane + oh * OW) * O + job;
+                            for (int64_t ow = 0; ow < OW; ++ow) {
+                                const T v = src[ow] + bias;
+                                dst[ow * O] = a.relu ? util::relu(v) : v;
+                            }
+                        } else {
+                            T* dst = a.output + (n * O + job) * out_plane + oh * OW;
+                            if (a.relu)
+                                for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = util::relu(src[ow] + bias);
+                            else
+                                for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow] + bias;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 }  // namespace
 
 template <typename T>
 void conv2d(Conv2dArgs<T> args, Conv2dAlgorithm algorithm) {
     if (algorithm == Conv2dAlgorithm::direct)
         conv2d_direct(args);
+    else if (algorithm == Conv2dAlgorithm::winograd)  // not 'auto' yet: measured no faster than igemm
+        conv2d_winograd(args);
     else
         conv2d_igemm(args);
 }

@@ -48,6 +48,8 @@ void conv2d(const Array<T>& input, const Array<T>& weight, const std::optional<A
         chosen = fastconv::Conv2dAlgorithm::direct;
     else if (algorithm == "igemm")
         chosen = fastconv::Conv2dAlgorithm::igemm;
+    else if (algorithm == "winograd")
+        chosen = fastconv::Conv2dAlgorithm::winograd;  // applicability checked below
     else
         require(algorithm == "auto", "conv2d: unknown algorithm");
     require(input.ndim() == 4 && weight.ndim() == 4 && output.ndim() == 4, "conv2d: arrays must be 4-D");
@@ -74,6 +76,10 @@ void conv2d(const Array<T>& input, const Array<T>& weight, const std::optional<A
     for (int d = 0; d < 4; ++d) require(output.shape(d) == expected[d], "conv2d: output has the wrong shape");
     require(a.out_height > 0 && a.out_width > 0, "conv2d: empty output");
     if (bias) require(bias->ndim() == 1 && bias->shape(0) == a.out_channels, "conv2d: bias shape");
+    if (chosen == fastconv::Conv2dAlgorithm::winograd)
+        require(a.kernel_height == 3 && a.kernel_width == 3 && stride[0] == 1 && stride[1] == 1 && dilation[0] == 1 &&
+                    dilation[1] == 1 && groups == 1,
+                "conv2d: winograd needs a 3x3 kernel, stride 1, dilation 1 and groups 1");
     a.input = input.data();
     a.weight = weight.data();
     a.bias = bias ? bias->data() : nullptr;

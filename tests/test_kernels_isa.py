@@ -45,6 +45,27 @@ def test_conv2d_at_every_level(simd_level, dtype, algorithm, seed):
     assert_close(actual, expected, dtype)
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_winograd_at_every_level(simd_level, dtype, seed):
+    """3x3 / stride 1 cases over every other option, within 1e-4 relative (float32)."""
+    rng = np.random.default_rng(3000 + seed)
+    c_in, c_out = (int(v) for v in rng.integers(1, 40, size=2))
+    h, w = (int(v) for v in rng.integers(1, 19, size=2))
+    layout = str(rng.choice(["NCHW", "NHWC"]))
+    shape = (int(rng.integers(1, 3)), c_in, h + 2, w + 2)
+    x = rng.standard_normal(shape if layout == "NCHW" else (shape[0], shape[2], shape[3], shape[1])).astype(dtype)
+    weight = rng.standard_normal((c_out, c_in, 3, 3)).astype(dtype)
+    kwargs = dict(bias=rng.standard_normal(c_out).astype(dtype), padding=[0, 1, "same", (0, 2, 1, 0)][seed % 4],
+                  padding_mode=["zeros", "reflect"][seed % 2], activation=[None, "relu"][seed % 3 == 0],
+                  layout=layout)
+    expected = fastconv.conv2d(x, weight, **kwargs, backend="reference")
+    actual = fastconv.conv2d(x, weight, **kwargs, algorithm="winograd", backend="cpp")
+    if dtype == np.float32:
+        np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    else:
+        assert_close(actual, expected, dtype)
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("seed", range(15))
 def test_pooling_at_every_level(simd_level, dtype, kind, seed):

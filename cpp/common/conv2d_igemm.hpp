@@ -147,10 +147,11 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     // super-blocks of (nearly) equal size: threads get equal shares of work
     const int64_t super_blocks = (a.blocks + kSuperBlock - 1) / kSuperBlock;
     const int64_t blocks_per_super = (a.blocks + super_blocks - 1) / super_blocks;
-    const int64_t rows_touched = (tile_width + a.row_pitch - 1) / a.row_pitch + 1 + a.tap_rows;
-    // a channel's steps touch every stride phase its taps land in
+    // What a channel's steps read for one tile: the tile plus the taps' reach below and right,
+    // in every stride phase the taps land in.
+    const int64_t reach = tile_width + a.tap_rows * a.row_pitch + (a.taps > 1 ? a.row_pitch : 0);
     const int64_t phases_touched = util::min_i64(a.pack.stride_h * a.pack.stride_w, a.taps);
-    const int64_t channel_bytes = rows_touched * a.row_pitch * phases_touched * int64_t(sizeof(T));
+    const int64_t channel_bytes = reach * phases_touched * int64_t(sizeof(T));
     const int64_t chunk = util::max_i64(1, kL1Budget / channel_bytes) * a.taps;
     // Consecutive jobs of a thread share their outer index: the input tile when the weights are
     // the smaller operand (large planes), else the weights of a super-block (small planes with

@@ -19,7 +19,7 @@ from . import _shapes
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 LAYOUTS = ("NCHW", "NHWC")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-CONV_ALGORITHMS = ("auto", "igemm", "direct")
+CONV_ALGORITHMS = ("auto", "igemm", "winograd", "direct")
 _NUMPY_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 # Kernels index with signed 64-bit integers: keep every array (in bytes) and every padded extent
 # below this so that no index arithmetic can overflow.
@@ -291,6 +291,10 @@ def conv2d_call(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, d
         if extent > MAX_BYTES:
             msg = f"{function}: the padded {name} ({extent}) is too large to index with 64-bit integers"
             raise ValueError(msg)
+    if algorithm == "winograd" and ((kh, kw) != (3, 3) or stride != (1, 1) or dilation != (1, 1) or groups != 1):
+        msg = (f"{function}: algorithm='winograd' needs a 3x3 kernel, stride 1, dilation 1 and groups 1, got "
+               f"kernel {(kh, kw)}, stride {stride}, dilation {dilation}, groups {groups}")
+        raise ValueError(msg)
     oh = _shapes.conv_extent(h, kh, stride[0], top, bottom, dilation[0])
     ow = _shapes.conv_extent(wd, kw, stride[1], left, right, dilation[1])
     if oh < 1 or ow < 1:
