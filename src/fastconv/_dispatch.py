@@ -80,7 +80,8 @@ def default_backend() -> str:
     from_env = os.environ.get("FASTCONV_BACKEND")
     if from_env:
         return _check_name(from_env, "environment variable FASTCONV_BACKEND")
-    return backends()[0]
+    # the first that loads: the later ones (numba's import is slow) are not touched
+    return next(name for name in BACKEND_NAMES if _try_load(name) is not None)
 
 
 def resolve(name: Optional[str], function: str) -> ModuleType:
@@ -140,6 +141,14 @@ def set_num_threads(n: int) -> None:
     _num_threads = positive_int(n, "n", "set_num_threads")
 
 
+_environment_threads: Optional[int] = None
+
+
 def get_num_threads() -> int:
     """The number of threads a kernel call uses."""
-    return _default_threads() if _num_threads is None else _num_threads
+    global _environment_threads
+    if _num_threads is not None:
+        return _num_threads
+    if _environment_threads is None:  # the environment is read once, on first use
+        _environment_threads = _default_threads()
+    return _environment_threads

@@ -29,6 +29,8 @@ MAX_BYTES = np.iinfo(np.int64).max // 2
 # -- scalars ----------------------------------------------------------------------------------
 
 def _is_int(value: Any) -> bool:
+    if type(value) is int:  # the common case, without the abstract-class check
+        return True
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
@@ -79,6 +81,8 @@ def _sequence(value: Any, length: int, name: str, function: str, what: str) -> S
 
 
 def _pair(value: Any, name: str, function: str, check) -> Tuple[int, int]:
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        return (check(value[0], name, function), check(value[1], name, function))
     if _is_int(value):
         value = check(value, name, function)
         return (value, value)
