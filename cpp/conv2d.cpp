@@ -144,7 +144,7 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     const int64_t out_per_group = a.out_channels / a.groups;
     const int64_t taps = a.kernel_height * a.kernel_width;
     const int64_t reduction = in_per_group * taps;
-    std::vector<int64_t> offsets(static_cast<size_t>(reduction));
+    std::vector<int64_t> offsets(static_cast<size_t>(reduction + kPrefetchSteps));
     for (int64_t ic = 0; ic < in_per_group; ++ic)
         for (int64_t kh = 0; kh < a.kernel_height; ++kh)
             for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
@@ -152,6 +152,8 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
                 offsets[static_cast<size_t>((ic * a.kernel_height + kh) * a.kernel_width + kw)] =
                     ic * channel_stride + ((rh % sh) * sw + rw % sw) * plane + (rh / sh) * pitch + rw / sw;
             }
+    for (int64_t k = reduction; k < reduction + kPrefetchSteps; ++k)  // prefetch spares repeat the last
+        offsets[static_cast<size_t>(k)] = offsets[static_cast<size_t>(reduction - 1)];
 
     const int rows = choose_block_rows(out_per_group);
     const int64_t blocks = (out_per_group + rows - 1) / rows;
@@ -288,8 +290,8 @@ void conv2d_winograd(const Conv2dArgs<T>& a) {
                 }
             }
     }
-    std::vector<int64_t> offsets(static_cast<size_t>(C));
-    for (int64_t c = 0; c < C; ++c) offsets[static_cast<size_t>(c)] = c * ldv;
+    std::vector<int64_t> offsets(static_cast<size_t>(C + kPrefetchSteps));
+    for (int64_t c = 0; c < C + kPrefetchSteps; ++c) offsets[static_cast<size_t>(c)] = util::min_i64(c, C - 1) * ldv;
     const int64_t in_plane = a.in_height * a.in_width;
 
     for (int64_t n = 0; n < a.batch; ++n) {

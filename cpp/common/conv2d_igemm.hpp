@@ -35,7 +35,7 @@ constexpr int tile_vectors() {
 
 // `valid` < Vectors * lanes: only the first `valid` positions are loaded (the input ends there).
 // Row r of the tile buffer starts at tile + r * row_stride.
-template <class V, int Rows, int Vectors, bool Partial>
+template <class V, int Rows, int Vectors, bool Partial, bool Prefetch>
 inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64_t k_begin, int64_t k_end,
                        const typename V::T* const* weight, typename V::T* tile, int64_t row_stride,
                        bool first, int64_t valid) {
@@ -48,6 +48,11 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
         for (int v = 0; v < Vectors; ++v) acc[r][v] = first ? V::zero() : V::load(tile + r * row_stride + v * L);
     for (int64_t k = k_begin; k < k_end; ++k) {
         const T* src = input + offsets[k];
+        if constexpr (Prefetch) {  // offsets has kPrefetchSteps spare entries past the end
+            const T* ahead = input + offsets[k + kPrefetchSteps];
+#pragma GCC unroll 8
+            for (int v = 0; v < Vectors; ++v) __builtin_prefetch(ahead + v * L);
+        }
         V x[Vectors];
 #pragma GCC unroll 8
         for (int v = 0; v < Vectors; ++v) {
@@ -70,30 +75,31 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
 }
 
 // One register block over a reduction chunk, with as few vectors as the positions left need
-// (the last tile of a small output plane would otherwise be mostly waste).
-template <class V, int Rows, int Vectors>
+// (the last tile of a small output plane would otherwise be mostly waste). Prefetch: for the
+// first block of a chunk, which brings the chunk's input into L1.
+template <class V, int Rows, int Vectors, bool Prefetch>
 inline void igemm_block(const typename V::T* input, const int64_t* offsets, int64_t k_begin, int64_t k_end,
                         const typename V::T* const* weight, typename V::T* tile, int64_t row_stride,
                         bool first, int64_t positions_left, int64_t valid) {
     constexpr int64_t L = V::lanes;
     if (positions_left >= Vectors * L) {
         if (valid >= Vectors * L)
-            igemm_tile<V, Rows, Vectors, false>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+            igemm_tile<V, Rows, Vectors, false, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
         else
-            igemm_tile<V, Rows, Vectors, true>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+            igemm_tile<V, Rows, Vectors, true, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
         return;
     }
     if constexpr (Vectors > 1) {
         if (positions_left <= (Vectors - 1) * L) {
-            igemm_block<V, Rows, Vectors - 1>(input, offsets, k_begin, k_end, weight, tile, row_stride, first,
+            igemm_block<V, Rows, Vectors - 1, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first,
                                               positions_left, valid);
             return;
         }
     }
     if (valid >= Vectors * L)
-        igemm_tile<V, Rows, Vectors, false>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+        igemm_tile<V, Rows, Vectors, false, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
     else
-        igemm_tile<V, Rows, Vectors, true>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+        igemm_tile<V, Rows, Vectors, true, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
 }
 
 // Writes a tile's valid positions (row by row, skipping the junk columns past out_width), adding
@@ -153,6 +159,8 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     const int64_t phases_touched = util::min_i64(a.pack.stride_h * a.pack.stride_w, a.taps);
     const int64_t channel_bytes = reach * phases_touched * int64_t(sizeof(T));
     const int64_t chunk = util::max_i64(1, kL1Budget / channel_bytes) * a.taps;
+    // 1x1 steps each open new cache lines (no tap reuse): the first block of a chunk prefetches.
+    const bool prefetch = a.taps == 1;
     // Consecutive jobs of a thread share their outer index: the input tile when the weights are
     // the smaller operand (large planes), else the weights of a super-block (small planes with
     // many channels, whose weights would otherwise be streamed once per tile).
@@ -178,8 +186,13 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
                 for (int r = 0; r < Rows; ++r)
                     weight[r] = a.weight +
                                 (g * a.out_per_group + util::min_i64(first_local + r, a.out_per_group - 1)) * a.reduction;
-                igemm_block<V, Rows, Vectors>(input, a.offsets, k0, k1, weight, tile + b * Rows * tile_width,
-                                              tile_width, k0 == 0, positions - p0, valid);
+                if (b == 0 && prefetch)
+                    igemm_block<V, Rows, Vectors, true>(input, a.offsets, k0, k1, weight, tile, tile_width, k0 == 0,
+                                                        positions - p0, valid);
+                else
+                    igemm_block<V, Rows, Vectors, false>(input, a.offsets, k0, k1, weight,
+                                                         tile + b * Rows * tile_width, tile_width, k0 == 0,
+                                                         positions - p0, valid);
             }
         }
         for (int64_t b = 0; b < block_count; ++b) {

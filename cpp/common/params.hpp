@@ -33,6 +33,10 @@ struct PackGeometry {
     bool nhwc = false;
 };
 
+// The igemm kernels read offsets[k + kPrefetchSteps] to prefetch: offsets arrays carry that many
+// spare entries past the reduction's end.
+constexpr int64_t kPrefetchSteps = 8;
+
 // Implicit GEMM over a packed input (see conv2d.cpp): for output position p of a row-pitched
 // output plane and reduction step k = (ic, kh, kw), the input value is
 // packed_input[image][group][...] at offsets[k] + p, so every step reads contiguous vectors.
