@@ -29,33 +29,48 @@ _CACHE = os.environ.get("FASTCONV_NUMBA_CACHE", "") == "1"
 
 
 def _conv2d_nchw(x, weight, bias, out, sh, sw, pad_top, pad_left, dh, dw, groups, relu):
+    """Few output channels per group (depthwise): one job per (image, output channel); each input
+    channel of its group is copied into a zero-padded plane, then whole output rows accumulate
+    with unit-stride inner loops (stride 1) that LLVM vectorises."""
     n_batch, c_in, h, w = x.shape
     c_out, c_per_group, kh, kw = weight.shape
     oh, ow = out.shape[2], out.shape[3]
     out_per_group = c_out // groups
+    hp = (oh - 1) * sh + (kh - 1) * dh + 1
+    wp = (ow - 1) * sw + (kw - 1) * dw + 1
     for job in numba.prange(n_batch * c_out):
         n = job // c_out
         oc = job % c_out
         first_channel = (oc // out_per_group) * c_per_group
-        for i in range(oh):
-            for j in range(ow):
-                out[n, oc, i, j] = bias[oc]
-            for c in range(c_per_group):
+        padded = np.zeros((hp, wp), dtype=x.dtype)
+        acc = np.zeros((oh, ow), dtype=x.dtype)
+        for c in range(c_per_group):
+            for r in range(hp):
+                row = r - pad_top
+                if row < 0 or row >= h:
+                    continue
+                for q in range(wp):
+                    col = q - pad_left
+                    if 0 <= col < w:
+                        padded[r, q] = x[n, first_channel + c, row, col]
+            for i in range(oh):
+                line = acc[i]
                 for p in range(kh):
-                    row = i * sh - pad_top + p * dh
-                    if row < 0 or row >= h:
-                        continue
+                    source = padded[i * sh + p * dh]
                     for q in range(kw):
                         value = weight[oc, c, p, q]
-                        offset = q * dw - pad_left  # input column = j * sw + offset
-                        lo = 0 if offset >= 0 else (-offset + sw - 1) // sw
-                        hi = 0 if w - 1 - offset < 0 else min(ow, (w - 1 - offset) // sw + 1)
-                        for j in range(lo, hi):
-                            out[n, oc, i, j] += value * x[n, first_channel + c, row, j * sw + offset]
-            if relu:
-                for j in range(ow):
-                    if out[n, oc, i, j] < 0:
-                        out[n, oc, i, j] = 0
+                        base = q * dw
+                        if sw == 1:
+                            segment = source[base:base + ow]
+                            for j in range(ow):
+                                line[j] += value * segment[j]
+                        else:
+                            for j in range(ow):
+                                line[j] += value * source[j * sw + base]
+        for i in range(oh):
+            for j in range(ow):
+                v = acc[i, j] + bias[oc]
+                out[n, oc, i, j] = 0 if relu and v < 0 else v
     return out
 
 
