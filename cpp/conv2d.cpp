@@ -85,24 +85,51 @@ int choose_block_rows(int64_t out_per_group) {
 // packed[ic][phase][oh + a][ow + b] with phase = (kh*dh % sh, kw*dw % sw), a = kh*dh / sh,
 // b = kw*dw / sw: splitting each padded channel into its sh x sw stride phases makes every
 // reduction step a contiguous run over the output positions (row pitch = phase width).
+// The packed layout of an input channel for this convolution: zero padding and stride phases,
+// rows long enough for every output row's reach, slack after each plane for the kernels' tiles.
+// `in_place`: the caller's NCHW planes as they are (stride 1, no padding read).
 template <typename T>
-void conv2d_igemm(const Conv2dArgs<T>& a) {
+PackGeometry pack_geometry(const Conv2dArgs<T>& a, bool in_place) {
     const int64_t sh = a.stride_h, sw = a.stride_w;
     const int64_t rows_read = (a.out_height - 1) * sh + (a.kernel_height - 1) * a.dilation_h + 1;
     const int64_t cols_read = (a.out_width - 1) * sw + (a.kernel_width - 1) * a.dilation_w + 1;
-    const int64_t phase_rows = (rows_read + sh - 1) / sh;
-    // Stride 1 without padding reads the caller's NCHW input as it is (pitch = W): no packing.
-    const bool unpacked = !a.nhwc && sh == 1 && sw == 1 && a.pad_top == 0 && a.pad_left == 0 &&
-                          rows_read <= a.in_height && cols_read <= a.in_width;
-    const int64_t pitch = unpacked ? a.in_width : (cols_read + sw - 1) / sw;
+    PackGeometry g;
+    g.in_channels = a.in_channels;
+    g.in_height = a.in_height;
+    g.in_width = a.in_width;
+    g.stride_h = sh;
+    g.stride_w = sw;
+    g.pad_top = a.pad_top;
+    g.pad_left = a.pad_left;
+    g.nhwc = a.nhwc;
+    g.phase_rows = (rows_read + sh - 1) / sh;
+    g.pitch = in_place ? a.in_width : (cols_read + sw - 1) / sw;
     const int64_t max_a = (a.kernel_height - 1) * a.dilation_h / sh;
     const int64_t max_b = (a.kernel_width - 1) * a.dilation_w / sw;
-    const int64_t plane =
-        unpacked ? a.in_height * a.in_width
-                 : util::max_i64(phase_rows * pitch, (a.out_height + max_a) * pitch + max_b) + kTileSlack;
+    g.plane = in_place ? a.in_height * a.in_width
+                       : util::max_i64(g.phase_rows * g.pitch, (a.out_height + max_a) * g.pitch + max_b) + kTileSlack;
+    return g;
+}
+
+// Stride 1 without padding: the caller's NCHW input can be read as it is, no packing.
+template <typename T>
+bool reads_in_place(const Conv2dArgs<T>& a) {
+    const int64_t rows_read = (a.out_height - 1) * a.stride_h + (a.kernel_height - 1) * a.dilation_h + 1;
+    const int64_t cols_read = (a.out_width - 1) * a.stride_w + (a.kernel_width - 1) * a.dilation_w + 1;
+    return !a.nhwc && a.stride_h == 1 && a.stride_w == 1 && a.pad_top == 0 && a.pad_left == 0 &&
+           rows_read <= a.in_height && cols_read <= a.in_width;
+}
+
+template <typename T>
+void conv2d_igemm(const Conv2dArgs<T>& a) {
+    const int64_t sh = a.stride_h, sw = a.stride_w;
+    const bool unpacked = reads_in_place(a);
+    const PackGeometry geometry = pack_geometry(a, unpacked);
+    const int64_t pitch = geometry.pitch, plane = geometry.plane;
+    const int64_t max_a = (a.kernel_height - 1) * a.dilation_h / sh;
     const int64_t channel_stride = sh * sw * plane;
     const int64_t image_stride = a.in_channels * channel_stride;  // one packed image
-    // Many small groups (depthwise): each job packs its group into the thread's slice of scratch.
+    // Many small groups: each job packs its group into the thread's slice of scratch.
     const int64_t group_elements = a.in_channels / a.groups * channel_stride;
     const bool per_group = !unpacked && a.groups >= 2 * int64_t(a.num_threads) &&
                            group_elements * int64_t(sizeof(T)) <= kGroupPackBytes;
@@ -116,19 +143,6 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
         unpacked ? nullptr : scratch(static_cast<size_t>(per_thread * slices), kPackedInput, input_fallback);
     const int64_t image_elements = a.in_channels * a.in_height * a.in_width;
     const int64_t output_elements = a.out_channels * a.out_height * a.out_width;
-
-    PackGeometry geometry;
-    geometry.in_channels = a.in_channels;
-    geometry.in_height = a.in_height;
-    geometry.in_width = a.in_width;
-    geometry.stride_h = sh;
-    geometry.stride_w = sw;
-    geometry.pad_top = a.pad_top;
-    geometry.pad_left = a.pad_left;
-    geometry.phase_rows = phase_rows;
-    geometry.pitch = pitch;
-    geometry.plane = plane;
-    geometry.nhwc = a.nhwc;
 
     // Pack one image, one image at a time so that its packed copy is still in cache when the
     // kernel reads it.
@@ -390,10 +404,49 @@ void conv2d_winograd(const Conv2dArgs<T>& a) {
     }
 }
 
+// One filter per channel (groups == C_in == C_out), NCHW: its own kernel, each job packing one
+// channel into the thread's scratch.
+template <typename T>
+bool is_depthwise(const Conv2dArgs<T>& a) {
+    return !a.nhwc && a.groups == a.in_channels && a.out_channels == a.in_channels;
+}
+
+template <typename T>
+void conv2d_depthwise(const Conv2dArgs<T>& a) {
+    Conv2dDepthwiseArgs<T> d;
+    d.pack = pack_geometry(a, false);
+    d.channel_stride = a.stride_h * a.stride_w * d.pack.plane;
+    std::vector<T> fallback;
+    d.scratch = scratch(static_cast<size_t>(d.channel_stride * a.num_threads), kPackedInput, fallback);
+    d.input = a.input;
+    d.weight = a.weight;
+    d.bias = a.bias;
+    d.output = a.output;
+    d.batch = a.batch;
+    d.channels = a.in_channels;
+    d.out_height = a.out_height;
+    d.out_width = a.out_width;
+    d.kernel_height = a.kernel_height;
+    d.kernel_width = a.kernel_width;
+    d.dilation_h = a.dilation_h;
+    d.dilation_w = a.dilation_w;
+    d.relu = a.relu;
+    d.num_threads = a.num_threads;
+    if constexpr (std::is_same_v<T, float>)
+        kernels().conv2d_f32_depthwise(d);
+    else
+        kernels().conv2d_f64_depthwise(d);
+}
+
 }  // namespace
 
 template <typename T>
 void conv2d(Conv2dArgs<T> args, Conv2dAlgorithm algorithm) {
+    if (algorithm == Conv2dAlgorithm::depthwise ||
+        (algorithm == Conv2dAlgorithm::automatic && is_depthwise(args))) {
+        conv2d_depthwise(args);
+        return;
+    }
     if (algorithm == Conv2dAlgorithm::direct)
         conv2d_direct(args);
     else if (algorithm == Conv2dAlgorithm::winograd)  // not 'auto' yet: measured no faster than igemm

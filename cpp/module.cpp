@@ -50,6 +50,8 @@ void conv2d(const Array<T>& input, const Array<T>& weight, const std::optional<A
         chosen = fastconv::Conv2dAlgorithm::igemm;
     else if (algorithm == "winograd")
         chosen = fastconv::Conv2dAlgorithm::winograd;  // applicability checked below
+    else if (algorithm == "depthwise")
+        chosen = fastconv::Conv2dAlgorithm::depthwise;
     else
         require(algorithm == "auto", "conv2d: unknown algorithm");
     require(input.ndim() == 4 && weight.ndim() == 4 && output.ndim() == 4, "conv2d: arrays must be 4-D");
@@ -80,6 +82,9 @@ void conv2d(const Array<T>& input, const Array<T>& weight, const std::optional<A
         require(a.kernel_height == 3 && a.kernel_width == 3 && stride[0] == 1 && stride[1] == 1 && dilation[0] == 1 &&
                     dilation[1] == 1 && groups == 1,
                 "conv2d: winograd needs a 3x3 kernel, stride 1, dilation 1 and groups 1");
+    if (chosen == fastconv::Conv2dAlgorithm::depthwise)
+        require(!nhwc && groups == a.in_channels && a.out_channels == a.in_channels,
+                "conv2d: depthwise needs NCHW and groups == in_channels == out_channels");
     a.input = input.data();
     a.weight = weight.data();
     a.bias = bias ? bias->data() : nullptr;

@@ -36,7 +36,7 @@ def test_best_level_is_chosen_by_default():
     assert result.stdout.strip() == LEVELS[-1]
 
 
-@pytest.mark.parametrize("algorithm", ["igemm", "direct"])
+@pytest.mark.parametrize("algorithm", ["igemm", "direct", "auto"])
 @pytest.mark.parametrize("seed", range(25))
 def test_conv2d_at_every_level(simd_level, dtype, algorithm, seed):
     case = random_conv_case(np.random.default_rng(1000 + seed), dtype)
@@ -64,6 +64,24 @@ def test_winograd_at_every_level(simd_level, dtype, seed):
         np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
     else:
         assert_close(actual, expected, dtype)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_depthwise_at_every_level(simd_level, dtype, seed):
+    rng = np.random.default_rng(4000 + seed)
+    channels = int(rng.integers(1, 20))
+    k = int(rng.integers(1, 6))
+    stride, dilation = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+    size = int(rng.integers((k - 1) * dilation + 1, 40))
+    x = rng.standard_normal((int(rng.integers(1, 3)), channels, size, size + 3)).astype(dtype)
+    weight = rng.standard_normal((channels, 1, k, k)).astype(dtype)
+    kwargs = dict(groups=channels, stride=stride, dilation=dilation, padding=int(rng.integers(0, k)),
+                  padding_mode=["zeros", "circular"][seed % 2], activation=[None, "relu"][seed % 3 == 0])
+    if seed % 4:
+        kwargs["bias"] = rng.standard_normal(channels).astype(dtype)
+    expected = fastconv.conv2d(x, weight, **kwargs, backend="reference")
+    for algorithm in ("auto", "depthwise"):
+        assert_close(fastconv.conv2d(x, weight, **kwargs, algorithm=algorithm, backend="cpp"), expected, dtype)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])

@@ -37,6 +37,7 @@ W = np.ones((6, 4, 3, 3), np.float32)
     ((X, W), {"activation": "tanh"}, ValueError, ["activation", "tanh"]),
     ((X, W), {"algorithm": "fft"}, ValueError, ["algorithm", "fft"]),
     ((X, W), {"algorithm": "winograd", "stride": 2}, ValueError, ["winograd", "stride", "(2, 2)"]),
+    ((X, W), {"algorithm": "depthwise"}, ValueError, ["depthwise", "groups 1"]),
     ((X, np.ones((6, 2, 3, 3), np.float32)), {"algorithm": "winograd", "groups": 2}, ValueError, ["winograd", "groups"]),
     ((X.astype(np.int32), W), {}, TypeError, ["input", "int32"]),
     ((X.astype(np.float16), W), {}, TypeError, ["input", "float16"]),

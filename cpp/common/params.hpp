@@ -69,6 +69,24 @@ struct Conv2dIgemmArgs {
     int num_threads = 1;
 };
 
+// Depthwise convolution (groups == C_in == C_out), NCHW: each job packs its channel (zero
+// padding, stride phases, see PackGeometry) into the thread's slice of scratch, then computes
+// whole output rows from it.
+template <typename T>
+struct Conv2dDepthwiseArgs {
+    const T* input = nullptr;     // NCHW
+    const T* weight = nullptr;    // (C, 1, KH, KW)
+    const T* bias = nullptr;
+    T* output = nullptr;          // NCHW
+    PackGeometry pack;
+    T* scratch = nullptr;         // num_threads slices of channel_stride elements
+    int64_t channel_stride = 0;   // stride_h * stride_w * pack.plane
+    int64_t batch = 0, channels = 0, out_height = 0, out_width = 0;
+    int64_t kernel_height = 0, kernel_width = 0, dilation_h = 1, dilation_w = 1;
+    bool relu = false;
+    int num_threads = 1;
+};
+
 template <typename T>
 struct Pool2dArgs {
     const T* input = nullptr;

@@ -27,6 +27,8 @@ struct VecF32 {
     static VecF32 zero() { return {_mm512_setzero_ps()}; }
     static VecF32 fma(VecF32 a, VecF32 b, VecF32 c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
     void store(float* p) const { _mm512_storeu_ps(p, v); }
+    // The first n lanes (0 <= n <= lanes); memory past them is not touched.
+    void store_first(float* p, int n) const { _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v); }
 };
 struct VecF64 {
     using T = double;
@@ -40,6 +42,7 @@ struct VecF64 {
     static VecF64 zero() { return {_mm512_setzero_pd()}; }
     static VecF64 fma(VecF64 a, VecF64 b, VecF64 c) { return {_mm512_fmadd_pd(a.v, b.v, c.v)}; }
     void store(double* p) const { _mm512_storeu_pd(p, v); }
+    void store_first(double* p, int n) const { _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1u), v); }
 };
 constexpr int kVectorRegisters = 32;
 #elif defined(FASTCONV_VEC_AVX2)
@@ -56,6 +59,9 @@ struct VecF32 {
     static VecF32 zero() { return {_mm256_setzero_ps()}; }
     static VecF32 fma(VecF32 a, VecF32 b, VecF32 c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
     void store(float* p) const { _mm256_storeu_ps(p, v); }
+    void store_first(float* p, int n) const {
+        _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), v);
+    }
 };
 struct VecF64 {
     using T = double;
@@ -70,6 +76,9 @@ struct VecF64 {
     static VecF64 zero() { return {_mm256_setzero_pd()}; }
     static VecF64 fma(VecF64 a, VecF64 b, VecF64 c) { return {_mm256_fmadd_pd(a.v, b.v, c.v)}; }
     void store(double* p) const { _mm256_storeu_pd(p, v); }
+    void store_first(double* p, int n) const {
+        _mm256_maskstore_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)), v);
+    }
 };
 constexpr int kVectorRegisters = 16;
 #else
@@ -102,6 +111,9 @@ struct VecGeneric {
     }
     void store(Scalar* p) const {
         for (int i = 0; i < Lanes; ++i) p[i] = v[i];
+    }
+    void store_first(Scalar* p, int n) const {
+        for (int i = 0; i < n; ++i) p[i] = v[i];
     }
 };
 using VecF32 = VecGeneric<float, 4>;

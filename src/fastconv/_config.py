@@ -34,7 +34,10 @@ def config() -> Dict[str, Any]:
             "cpu_features": [name for name, present in _core.cpu_features().items() if present],
             "openmp": bool(_core.openmp),
             "kernels": [k for k in _core.kernels() if k.endswith("_" + _core.simd_level())],
-            "conv2d_algorithms": {"auto": "igemm", "igemm": "implicit GEMM, register-blocked SIMD microkernel",
+            "conv2d_algorithms": {"auto": "depthwise where it applies, else igemm",
+                                  "igemm": "implicit GEMM, register-blocked SIMD microkernel",
+                                  "depthwise": "one filter per channel, rows in registers",
+                                  "winograd": "F(2x2, 3x3), by name only",
                                   "direct": "plain loops, compiler-vectorised"},
         }
     if "numba" in info["backends"]:
@@ -69,7 +72,8 @@ def show_config() -> Dict[str, Any]:
             f"cpp CPU features: {', '.join(cpp['cpu_features']) or 'none detected'}",
             f"cpp OpenMP:      {'yes' if cpp['openmp'] else 'no (kernels run on one thread)'}",
             f"cpp kernels:     {', '.join(cpp['kernels'])}",
-            f"cpp conv2d:      algorithm='auto' runs {cpp['conv2d_algorithms']['auto']}; also 'direct'",
+            f"cpp conv2d:      algorithm='auto' runs {cpp['conv2d_algorithms']['auto']}; "
+            f"also 'igemm', 'winograd', 'direct'",
         ]
     if "numba" in info:
         lines.append(f"numba:           {info['numba']['version']} "

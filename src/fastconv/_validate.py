@@ -19,7 +19,7 @@ from . import _shapes
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 LAYOUTS = ("NCHW", "NHWC")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-CONV_ALGORITHMS = ("auto", "igemm", "winograd", "direct")
+CONV_ALGORITHMS = ("auto", "igemm", "depthwise", "winograd", "direct")
 _NUMPY_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 # Kernels index with signed 64-bit integers: keep every array (in bytes) and every padded extent
 # below this so that no index arithmetic can overflow.
@@ -298,6 +298,10 @@ def conv2d_call(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, d
     if algorithm == "winograd" and ((kh, kw) != (3, 3) or stride != (1, 1) or dilation != (1, 1) or groups != 1):
         msg = (f"{function}: algorithm='winograd' needs a 3x3 kernel, stride 1, dilation 1 and groups 1, got "
                f"kernel {(kh, kw)}, stride {stride}, dilation {dilation}, groups {groups}")
+        raise ValueError(msg)
+    if algorithm == "depthwise" and (layout != "NCHW" or groups != c_in or c_out != c_in):
+        msg = (f"{function}: algorithm='depthwise' needs layout 'NCHW' and groups == input channels == output "
+               f"channels, got layout {layout!r}, groups {groups}, weight shape {w.shape}")
         raise ValueError(msg)
     oh = _shapes.conv_extent(h, kh, stride[0], top, bottom, dilation[0])
     ow = _shapes.conv_extent(wd, kw, stride[1], left, right, dilation[1])
