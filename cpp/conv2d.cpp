@@ -111,6 +111,15 @@ PackGeometry pack_geometry(const Conv2dArgs<T>& a, bool in_place) {
     return g;
 }
 
+// Where tap (kh, kw) of output position 0 reads in a packed channel: its stride phase's plane,
+// then a = kh*dh / sh rows and b = kw*dw / sw columns in.
+template <typename T>
+int64_t tap_offset(const Conv2dArgs<T>& a, const PackGeometry& g, int64_t kh, int64_t kw) {
+    const int64_t rh = kh * a.dilation_h, rw = kw * a.dilation_w;
+    return ((rh % a.stride_h) * a.stride_w + rw % a.stride_w) * g.plane + (rh / a.stride_h) * g.pitch +
+           rw / a.stride_w;
+}
+
 // Stride 1 without padding: the caller's NCHW input can be read as it is, no packing.
 template <typename T>
 bool reads_in_place(const Conv2dArgs<T>& a) {
@@ -161,11 +170,9 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     std::vector<int64_t> offsets(static_cast<size_t>(reduction + kPrefetchSteps));
     for (int64_t ic = 0; ic < in_per_group; ++ic)
         for (int64_t kh = 0; kh < a.kernel_height; ++kh)
-            for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
-                const int64_t rh = kh * a.dilation_h, rw = kw * a.dilation_w;
+            for (int64_t kw = 0; kw < a.kernel_width; ++kw)
                 offsets[static_cast<size_t>((ic * a.kernel_height + kh) * a.kernel_width + kw)] =
-                    ic * channel_stride + ((rh % sh) * sw + rw % sw) * plane + (rh / sh) * pitch + rw / sw;
-            }
+                    ic * channel_stride + tap_offset(a, geometry, kh, kw);
     for (int64_t k = reduction; k < reduction + kPrefetchSteps; ++k)  // prefetch spares repeat the last
         offsets[static_cast<size_t>(k)] = offsets[static_cast<size_t>(reduction - 1)];
 
@@ -418,6 +425,11 @@ void conv2d_depthwise(const Conv2dArgs<T>& a) {
     d.channel_stride = a.stride_h * a.stride_w * d.pack.plane;
     std::vector<T> fallback;
     d.scratch = scratch(static_cast<size_t>(d.channel_stride * a.num_threads), kPackedInput, fallback);
+    std::vector<int64_t> tap_offsets(static_cast<size_t>(a.kernel_height * a.kernel_width));
+    for (int64_t kh = 0; kh < a.kernel_height; ++kh)
+        for (int64_t kw = 0; kw < a.kernel_width; ++kw)
+            tap_offsets[static_cast<size_t>(kh * a.kernel_width + kw)] = tap_offset(a, d.pack, kh, kw);
+    d.tap_offsets = tap_offsets.data();
     d.input = a.input;
     d.weight = a.weight;
     d.bias = a.bias;

@@ -45,17 +45,12 @@ void depthwise(const Conv2dDepthwiseArgs<T>& a) {
             for (int64_t ow0 = 0; ow0 < a.out_width; ow0 += kSegment * L) {
                 V acc[kSegment];
                 for (int v = 0; v < kSegment; ++v) acc[v] = V::broadcast(bias);
-                for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
-                    const int64_t rh = kh * a.dilation_h;
-                    const T* phase_row = packed + (rh % p.stride_h) * p.stride_w * p.plane +
-                                         (oh + rh / p.stride_h) * p.pitch + ow0;
-                    for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
-                        const int64_t rw = kw * a.dilation_w;
-                        const T* src = phase_row + (rw % p.stride_w) * p.plane + rw / p.stride_w;
-                        const V b = V::broadcast(w[kh * a.kernel_width + kw]);
+                const T* base = packed + oh * p.pitch + ow0;
+                for (int64_t t = 0; t < taps; ++t) {
+                    const T* src = base + a.tap_offsets[t];
+                    const V b = V::broadcast(w[t]);
 #pragma GCC unroll 4
-                        for (int v = 0; v < kSegment; ++v) acc[v] = V::fma(b, V::load(src + v * L), acc[v]);
-                    }
+                    for (int v = 0; v < kSegment; ++v) acc[v] = V::fma(b, V::load(src + v * L), acc[v]);
                 }
                 for (int v = 0; v < kSegment; ++v) {
                     const int64_t left = a.out_width - ow0 - v * L;

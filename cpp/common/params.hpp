@@ -81,6 +81,7 @@ struct Conv2dDepthwiseArgs {
     PackGeometry pack;
     T* scratch = nullptr;         // num_threads slices of channel_stride elements
     int64_t channel_stride = 0;   // stride_h * stride_w * pack.plane
+    const int64_t* tap_offsets = nullptr;  // [KH * KW]: where tap (kh, kw) of output (0, 0) reads
     int64_t batch = 0, channels = 0, out_height = 0, out_width = 0;
     int64_t kernel_height = 0, kernel_width = 0, dilation_h = 1, dilation_w = 1;
     bool relu = false;
