@@ -51,7 +51,7 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
         if constexpr (Prefetch) {  // offsets has kPrefetchSteps spare entries past the end
             const T* ahead = input + offsets[k + kPrefetchSteps];
 #pragma GCC unroll 8
-            for (int v = 0; v < Vectors; ++v) __builtin_prefetch(ahead + v * L);
+            for (int v = 0; v < Vectors; ++v) FASTCONV_PREFETCH(ahead + v * L);
         }
         V x[Vectors];
 #pragma GCC unroll 8

@@ -9,6 +9,13 @@
 #include <omp.h>
 #endif
 
+// A hint to bring the line at p into cache (no effect where the compiler has no such builtin).
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTCONV_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define FASTCONV_PREFETCH(p) ((void)(p))
+#endif
+
 namespace fastconv {
 namespace util {
 
