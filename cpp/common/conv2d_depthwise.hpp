@@ -2,7 +2,7 @@
 // conv2d_depthwise_<isa>.cpp, which defines FASTCONV_ISA and the vector macro (common/vec.hpp).
 //
 // A job is one (image, channel): the channel is packed into its zero-padded stride phases in the
-// thread's scratch (L1/L2 sized), then each output row is computed a segment of kSegment vectors
+// thread's scratch (L1/L2 sized), then each output row is computed a segment of up to 4 vectors
 // at a time, every tap a broadcast weight times contiguous loads from its phase, straight into
 // the output row (masked store for the row's tail); bias on the way, ReLU over the finished row.
 #include "common/conv2d_pack.hpp"
@@ -18,12 +18,12 @@ namespace fastconv {
 namespace FASTCONV_ISA {
 namespace {
 
-constexpr int kSegment = 4;  // vectors of one output row held in registers
-
-template <typename T>
-void depthwise(const Conv2dDepthwiseArgs<T>& a) {
+// Segment: vectors of one output row held in registers (as many as a short row needs, up to 4).
+template <typename T, int Segment>
+void depthwise_rows(const Conv2dDepthwiseArgs<T>& a) {
     using V = typename VecFor<T>::type;
     constexpr int L = V::lanes;
+    constexpr int kSegment = Segment;
     const PackGeometry& p = a.pack;
     const int64_t in_plane = p.in_height * p.in_width;
     const int64_t out_plane = a.out_height * a.out_width;
@@ -63,6 +63,17 @@ void depthwise(const Conv2dDepthwiseArgs<T>& a) {
             if (a.relu)
                 for (int64_t ow = 0; ow < a.out_width; ++ow) out_row[ow] = util::relu(out_row[ow]);
         }
+    }
+}
+
+template <typename T>
+void depthwise(const Conv2dDepthwiseArgs<T>& a) {
+    constexpr int L = VecFor<T>::type::lanes;
+    switch (util::min_i64(4, (a.out_width + L - 1) / L)) {
+        case 1: depthwise_rows<T, 1>(a); break;
+        case 2: depthwise_rows<T, 2>(a); break;
+        case 3: depthwise_rows<T, 3>(a); break;
+        default: depthwise_rows<T, 4>(a); break;
     }
 }
 

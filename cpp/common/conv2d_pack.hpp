@@ -40,6 +40,8 @@ static inline void pack_channel(const PackGeometry& p, const T* image, int64_t c
                     const T* src = image + (c * p.in_height + ih) * p.in_width + first_iw;
                     if (p.stride_w == 1)
                         for (int64_t q = q0; q < q1; ++q) row[q] = src[q - q0];
+                    else if (p.stride_w == 2)  // a constant stride the compiler vectorises
+                        for (int64_t q = q0; q < q1; ++q) row[q] = src[2 * (q - q0)];
                     else
                         for (int64_t q = q0; q < q1; ++q) row[q] = src[(q - q0) * p.stride_w];
                 }
