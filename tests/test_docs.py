@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["fastconv.conv", "fastconv.pool", "fastconv._shapes", "fastconv._dispatch"]
+MODULES = ["fastconv.conv", "fastconv.pool", "fastconv._shapes", "fastconv._dispatch", "fastconv.nn",
+           "fastconv.models"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -11,6 +11,7 @@ from ._dispatch import backends, get_num_threads, set_num_threads, use_backend
 from ._shapes import conv_output_size, conv_param_count, pool_output_size
 from .conv import Conv2dPlan, conv2d
 from .pool import avg_pool2d, max_pool2d
+from . import models, nn  # noqa: E402  (they build on the functions above)
 
 __version__ = "0.1.0"
 
@@ -24,6 +25,8 @@ __all__ = [
     "conv_param_count",
     "get_num_threads",
     "max_pool2d",
+    "models",
+    "nn",
     "pool_output_size",
     "set_num_threads",
     "show_config",

@@ -1,0 +1,56 @@
+"""models.alexnet: torchvision's layout, parameter count and state-dict keys, and the same
+outputs as a PyTorch twin built by hand with the same weights."""
+
+import numpy as np
+import pytest
+
+from fastconv import models
+
+
+def _torch_alexnet(torch, num_classes=1000):
+    """torchvision's AlexNet, written out (torchvision itself is not installed)."""
+    tnn = torch.nn
+
+    class AlexNet(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = tnn.Sequential(
+                tnn.Conv2d(3, 64, 11, 4, 2), tnn.ReLU(inplace=True), tnn.MaxPool2d(3, 2),
+                tnn.Conv2d(64, 192, 5, padding=2), tnn.ReLU(inplace=True), tnn.MaxPool2d(3, 2),
+                tnn.Conv2d(192, 384, 3, padding=1), tnn.ReLU(inplace=True),
+                tnn.Conv2d(384, 256, 3, padding=1), tnn.ReLU(inplace=True),
+                tnn.Conv2d(256, 256, 3, padding=1), tnn.ReLU(inplace=True), tnn.MaxPool2d(3, 2))
+            self.avgpool = tnn.AdaptiveAvgPool2d((6, 6))
+            self.classifier = tnn.Sequential(
+                tnn.Dropout(0.5), tnn.Linear(9216, 4096), tnn.ReLU(inplace=True),
+                tnn.Dropout(0.5), tnn.Linear(4096, 4096), tnn.ReLU(inplace=True), tnn.Linear(4096, num_classes))
+
+        def forward(self, x):
+            return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+    return AlexNet()
+
+
+def test_alexnet_layout():
+    model = models.alexnet()
+    assert sum(p.data.size for p in model.parameters()) == 61_100_840
+    keys = list(model.state_dict())
+    assert keys == [f"features.{i}.{k}" for i in (0, 3, 6, 8, 10) for k in ("weight", "bias")] + \
+        [f"classifier.{i}.{k}" for i in (1, 4, 6) for k in ("weight", "bias")]
+    assert models.alexnet(num_classes=10).classifier[6].weight.shape == (10, 4096)
+
+
+@pytest.mark.parametrize("size", [224, 256])
+def test_alexnet_matches_torch_twin(size):
+    torch = pytest.importorskip("torch")
+    model = models.alexnet(rng=0).eval()
+    twin = _torch_alexnet(torch).eval()
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})  # ours -> torch
+    x = np.random.default_rng(1).standard_normal((2, 3, size, size)).astype(np.float32)
+    with torch.no_grad():
+        expected = twin(torch.from_numpy(x)).numpy()
+    actual = model(x)
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    back = models.alexnet(rng=5)
+    back.load_state_dict(twin.state_dict())  # torch tensors -> ours
+    np.testing.assert_allclose(back.eval()(x), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
