@@ -46,3 +46,18 @@ def test_module_and_console_script():
     result = subprocess.run([script, "demo"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "All steps match the lecture." in result.stdout
+
+
+def test_train_digits_command(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    plot = tmp_path / "loss.png"
+    has_matplotlib = True
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        has_matplotlib = False
+    code = main(["train-digits", "--epochs", "2"] + (["--plot", str(plot)] if has_matplotlib else []))
+    assert code == 0
+    assert "test accuracy" in capsys.readouterr().out
+    if has_matplotlib:
+        assert plot.stat().st_size > 0

@@ -11,7 +11,8 @@ from ._dispatch import backends, get_num_threads, set_num_threads, use_backend
 from ._shapes import conv_output_size, conv_param_count, pool_output_size
 from .conv import Conv2dPlan, conv2d
 from .pool import avg_pool2d, max_pool2d
-from . import models, nn  # noqa: E402  (they build on the functions above)
+from .grad import avg_pool2d_backward, conv2d_backward, max_pool2d_backward
+from . import models, nn, optim  # noqa: E402  (they build on the functions above)
 
 __version__ = "0.1.0"
 
@@ -19,14 +20,18 @@ __all__ = [
     "Conv2dPlan",
     "__version__",
     "avg_pool2d",
+    "avg_pool2d_backward",
     "backends",
     "conv2d",
+    "conv2d_backward",
     "conv_output_size",
     "conv_param_count",
     "get_num_threads",
     "max_pool2d",
+    "max_pool2d_backward",
     "models",
     "nn",
+    "optim",
     "pool_output_size",
     "set_num_threads",
     "show_config",

@@ -13,7 +13,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     demo = commands.add_parser("demo", help="walk through the lecture's CNN example, computed by fastconv")
     demo.add_argument("--backend", help="cpp, numba or reference (default: the fastest available)")
     commands.add_parser("info", help="show the configuration (= fastconv.show_config())")
+    train = commands.add_parser("train-digits", help="train the lecture's small CNN on scikit-learn's 8x8 digits")
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--plot", metavar="FILE.png", help="write the loss curve (needs matplotlib)")
     args = parser.parse_args(argv)
+
+    if args.command == "train-digits":
+        from ._train import main as train_main
+
+        return train_main(args.epochs, args.seed, args.plot)
 
     if args.command == "demo":
         from ._demo import run_demo

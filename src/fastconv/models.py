@@ -33,10 +33,13 @@ class AlexNet(nn.Module):
         )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self.features(x)
-        x = self.avgpool(x)
-        x = x.reshape(x.shape[0], -1)
-        return self.classifier(x)
+        x = self.avgpool(self.features(x))
+        object.__setattr__(self, "_pooled_shape", x.shape)
+        return self.classifier(x.reshape(x.shape[0], -1))
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        grad = self.classifier.backward(grad_output).reshape(self._pooled_shape)
+        return self.features.backward(self.avgpool.backward(grad))
 
 
 def alexnet(num_classes: int = 1000, **kwargs) -> AlexNet:

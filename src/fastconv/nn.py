@@ -3,8 +3,9 @@
 The lecture's network is built from these: ``Conv2d`` (filters, stride, depth, zero padding, a
 bias per filter), ``ReLU``, ``MaxPool2d``, ``Flatten``, ``Linear`` and ``Softmax``, chained by
 ``Sequential``; ``summary`` answers the lecture's shape and parameter questions. Forward passes
-run on fastconv's kernels. (Gradients and training are not here yet: a layer has no
-``backward``.)
+run on fastconv's kernels. There is no tape: in training mode each layer keeps what its
+``backward(grad_output)`` needs, which returns the gradient for its input and adds to its
+parameters' ``.grad``; ``fastconv.optim`` then updates them.
 
 Examples
 --------
@@ -26,6 +27,7 @@ import numpy as np
 
 from . import _validate
 from .conv import conv2d
+from .grad import avg_pool2d_backward, conv2d_backward, max_pool2d_backward
 from .pool import avg_pool2d, max_pool2d
 
 IntPair = Union[int, Tuple[int, int]]
@@ -71,6 +73,23 @@ class Module:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """The gradient for the last training-mode forward's input; adds to parameters' ``.grad``."""
+        msg = f"{type(self).__name__}.backward: this layer has no backward pass"
+        raise NotImplementedError(msg)
+
+    def _saved(self, name: str) -> Any:
+        value = self.__dict__.get(name)
+        if value is None:
+            msg = (f"{type(self).__name__}.backward: no forward pass in training mode to take the gradient of "
+                   f"(call model.train() and run forward first)")
+            raise RuntimeError(msg)
+        return value
+
+    def _save(self, **values: Any) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value if self.training else None)
 
     def named_parameters(self, prefix: str = "") -> Iterator[Tuple[str, Parameter]]:
         for name, parameter in self._parameters.items():
@@ -139,6 +158,13 @@ class Module:
         return "\n".join(lines + [")"])
 
 
+def _accumulate(parameter: Optional[Parameter], grad: Optional[np.ndarray]) -> None:
+    if parameter is None or grad is None:
+        return
+    grad = grad.astype(parameter.data.dtype, copy=False)
+    parameter.grad = grad.copy() if parameter.grad is None else parameter.grad + grad
+
+
 def _uniform(rng: np.random.Generator, bound: float, shape: Sequence[int], dtype) -> np.ndarray:
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
@@ -177,8 +203,19 @@ class Conv2d(Module):
             self._parameters["bias"] = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(_input=x)
         return conv2d(x, self.weight.data, None if self.bias is None else self.bias.data, self.stride, self.padding,
                       self.dilation, self.groups, self.padding_mode, layout=self.layout)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        x = self._saved("_input")
+        needs = ("input", "weight") + (("bias",) if self.bias is not None else ())
+        grad_input, grad_weight, grad_bias = conv2d_backward(grad_output, x, self.weight.data, self.stride,
+                                                             self.padding, self.dilation, self.groups,
+                                                             self.padding_mode, layout=self.layout, needs=needs)
+        _accumulate(self.weight, grad_weight)
+        _accumulate(self.bias, grad_bias)
+        return grad_input
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -190,7 +227,12 @@ class ReLU(Module):
     """max(x, 0) elementwise (NaN stays NaN)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        self._save(_positive=x > 0)
         return np.where(x < 0, np.zeros((), x.dtype), x)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return np.where(self._saved("_positive"), grad_output, np.zeros((), np.asarray(grad_output).dtype))
 
 
 class MaxPool2d(Module):
@@ -203,8 +245,17 @@ class MaxPool2d(Module):
         self.dilation, self.ceil_mode, self.layout = dilation, ceil_mode, layout
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                          layout=self.layout)
+        if not self.training:
+            return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                              layout=self.layout)
+        values, indices = max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                                     return_indices=True, layout=self.layout)
+        self._save(_indices=indices, _input_shape=np.shape(x))
+        return values
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return max_pool2d_backward(grad_output, self._saved("_indices"), self._saved("_input_shape"),
+                                   layout=self.layout)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, padding={self.padding}"
@@ -221,8 +272,14 @@ class AvgPool2d(Module):
         self.count_include_pad, self.divisor_override, self.layout = count_include_pad, divisor_override, layout
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(_input_shape=np.shape(x))
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
                           self.divisor_override, layout=self.layout)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return avg_pool2d_backward(grad_output, self._saved("_input_shape"), self.kernel_size, self.stride,
+                                   self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override,
+                                   layout=self.layout)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}, padding={self.padding}"
@@ -241,17 +298,30 @@ class AdaptiveAvgPool2d(Module):
         if x.ndim not in (3, 4):
             msg = f"AdaptiveAvgPool2d: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}"
             raise ValueError(msg)
-        height, width = x.shape[-2:]
-        out_h, out_w = self.output_size
-        if (height, width) == (out_h, out_w):
-            return x.copy()
-        rows = [(i * height // out_h, -(-(i + 1) * height // out_h)) for i in range(out_h)]
-        cols = [(j * width // out_w, -(-(j + 1) * width // out_w)) for j in range(out_w)]
-        out = np.empty((*x.shape[:-2], out_h, out_w), dtype=x.dtype)
+        self._save(_input_shape=x.shape)
+        rows, cols = self._windows(x.shape)
+        out = np.empty((*x.shape[:-2], len(rows), len(cols)), dtype=x.dtype)
         for i, (r0, r1) in enumerate(rows):
             for j, (c0, c1) in enumerate(cols):
                 out[..., i, j] = x[..., r0:r1, c0:c1].mean(axis=(-2, -1), dtype=np.float64)
         return out
+
+    def _windows(self, shape: Tuple[int, ...]) -> Tuple[List[Tuple[int, int]], List[Tuple[int, int]]]:
+        height, width = shape[-2:]
+        out_h, out_w = self.output_size
+        rows = [(i * height // out_h, -(-(i + 1) * height // out_h)) for i in range(out_h)]
+        cols = [(j * width // out_w, -(-(j + 1) * width // out_w)) for j in range(out_w)]
+        return rows, cols
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        shape = self._saved("_input_shape")
+        grad = np.asarray(grad_output)
+        rows, cols = self._windows(shape)
+        grad_input = np.zeros(shape, dtype=grad.dtype)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                grad_input[..., r0:r1, c0:c1] += grad[..., i, j, None, None] / ((r1 - r0) * (c1 - c0))
+        return grad_input
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -266,9 +336,13 @@ class Flatten(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
+        self._save(_input_shape=x.shape)
         start = self.start_dim % x.ndim
         end = self.end_dim % x.ndim
         return x.reshape(*x.shape[:start], -1, *x.shape[end + 1:])
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return np.asarray(grad_output).reshape(self._saved("_input_shape"))
 
 
 class Linear(Module):
@@ -291,8 +365,18 @@ class Linear(Module):
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             msg = f"Linear: input of shape {x.shape} must end in in_features={self.in_features}"
             raise ValueError(msg)
+        self._save(_input=x)
         y = x @ self.weight.data.T
         return y + self.bias.data if self.bias is not None else y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        x = self._saved("_input")
+        grad = np.asarray(grad_output)
+        flat_grad = grad.reshape(-1, self.out_features)
+        _accumulate(self.weight, flat_grad.T @ x.reshape(-1, self.in_features))
+        if self.bias is not None:
+            _accumulate(self.bias, flat_grad.sum(axis=0))
+        return grad @ self.weight.data
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -313,11 +397,16 @@ class Dropout(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         if not self.training or self.p == 0.0:
+            self._save(_scale=None)
             return x
-        if self.p == 1.0:
-            return np.zeros_like(x)
-        keep = self._rng.random(x.shape) >= self.p
-        return np.where(keep, x / np.asarray(1.0 - self.p, x.dtype), np.zeros((), x.dtype))
+        scale = np.zeros(x.shape, x.dtype) if self.p == 1.0 else \
+            (self._rng.random(x.shape) >= self.p).astype(x.dtype) / np.asarray(1.0 - self.p, x.dtype)
+        self._save(_scale=scale)
+        return x * scale
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        scale = self.__dict__.get("_scale")
+        return np.asarray(grad_output) if scale is None else np.asarray(grad_output) * scale
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -333,7 +422,14 @@ class Softmax(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         shifted = np.exp(x - x.max(axis=self.dim, keepdims=True))
-        return shifted / shifted.sum(axis=self.dim, keepdims=True)
+        y = shifted / shifted.sum(axis=self.dim, keepdims=True)
+        self._save(_output=y)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        y = self._saved("_output")
+        grad = np.asarray(grad_output)
+        return y * (grad - (grad * y).sum(axis=self.dim, keepdims=True))
 
 
 class LogSoftmax(Module):
@@ -346,7 +442,14 @@ class LogSoftmax(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         shifted = x - x.max(axis=self.dim, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
+        y = shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
+        self._save(_output=y)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        y = self._saved("_output")
+        grad = np.asarray(grad_output)
+        return grad - np.exp(y) * grad.sum(axis=self.dim, keepdims=True)
 
 
 class Sequential(Module):
@@ -377,11 +480,17 @@ class Sequential(Module):
                 raise type(error)(msg) from error
         return x
 
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        for module in reversed(list(self._modules.values())):
+            grad_output = module.backward(grad_output)
+        return grad_output
+
 
 class CrossEntropyLoss(Module):
     """Mean of -log softmax(logits)[label] over the batch, as ``torch.nn.CrossEntropyLoss``.
 
-    ``loss = criterion(logits, labels)`` returns a float.
+    ``loss = criterion(logits, labels)`` returns a float; ``criterion.backward()`` the gradient
+    for the logits.
     """
 
     def forward(self, logits: np.ndarray, labels: np.ndarray = None) -> float:  # type: ignore[override]
@@ -393,11 +502,25 @@ class CrossEntropyLoss(Module):
         if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
             msg = f"CrossEntropyLoss: labels must be in [0, {logits.shape[1]}), got {labels.min()}..{labels.max()}"
             raise ValueError(msg)
-        log_probabilities = LogSoftmax(dim=1)(logits.astype(np.float64))
+        log_probabilities = LogSoftmax(dim=1).eval()(logits.astype(np.float64))
+        object.__setattr__(self, "_probabilities", np.exp(log_probabilities))
+        object.__setattr__(self, "_labels", labels)
+        object.__setattr__(self, "_dtype", logits.dtype)
         return float(-log_probabilities[np.arange(len(labels)), labels].mean())
 
     def __call__(self, logits: np.ndarray, labels: np.ndarray) -> float:  # type: ignore[override]
         return self.forward(logits, labels)
+
+    def backward(self, grad_output: Optional[np.ndarray] = None) -> np.ndarray:  # type: ignore[override]
+        """d loss / d logits = (softmax(logits) - one_hot(labels)) / N."""
+        probabilities = self._saved("_probabilities")
+        labels = self._labels
+        grad = probabilities.copy()
+        grad[np.arange(len(labels)), labels] -= 1.0
+        grad /= max(1, len(labels))
+        if grad_output is not None:
+            grad *= float(np.asarray(grad_output))
+        return grad.astype(self._dtype)
 
 
 def summary(model: Module, input_shape: Sequence[int], dtype=np.float32) -> str:
