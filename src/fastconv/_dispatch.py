@@ -8,6 +8,7 @@ writing into its output arrays.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import importlib
 import importlib.util
@@ -152,3 +153,25 @@ def get_num_threads() -> int:
     if _environment_threads is None:  # the environment is read once, on first use
         _environment_threads = _default_threads()
     return _environment_threads
+
+
+_blas_controller = None
+
+
+def blas_threads(n: int):
+    """A context that holds NumPy's BLAS to `n` threads (its libraries are looked up once).
+
+    BLAS thread pools spin for a while after each call: left at their default they compete with
+    the kernels' OpenMP threads that run next.
+    """
+    global _blas_controller
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # NumPy's BLAS then uses its own thread count
+            _blas_controller = False
+        else:
+            _blas_controller = ThreadpoolController().select(user_api="blas")
+    if not _blas_controller:
+        return contextlib.nullcontext()
+    return _blas_controller.limit(limits=n)

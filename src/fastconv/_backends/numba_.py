@@ -15,7 +15,6 @@ other. One output channel per group (depthwise) runs the direct loops.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from .. import _dispatch
 from .._validate import Conv2dCall, Pool2dCall
 
 _CACHE = os.environ.get("FASTCONV_NUMBA_CACHE", "") == "1"
@@ -205,24 +205,6 @@ def _store(target: np.ndarray, computed: np.ndarray, layout: str) -> None:
         target[...] = computed.transpose(0, 2, 3, 1)
 
 
-_blas_controller = None
-
-
-def _blas_threads(num_threads: int):
-    """Limit NumPy's BLAS to `num_threads` for the block (its libraries are looked up once)."""
-    global _blas_controller
-    if _blas_controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # NumPy's BLAS then uses its own thread count
-            _blas_controller = False
-        else:
-            _blas_controller = ThreadpoolController().select(user_api="blas")
-    if not _blas_controller:
-        return contextlib.nullcontext()
-    return _blas_controller.limit(limits=num_threads)
-
-
 _pool = None
 _pool_lock = threading.Lock()
 
@@ -260,7 +242,7 @@ def _conv2d_gemm(call: Conv2dCall, x: np.ndarray, out: np.ndarray, num_threads: 
         np.matmul(weight[g], columns, out=flat[n, g, :, row0 * ow:(row0 + rows) * ow])
 
     jobs = [(n, g, row0) for n in range(n_batch) for g in range(groups) for row0 in range(0, oh, rows_per_chunk)]
-    with _blas_threads(1):
+    with _dispatch.blas_threads(1):
         if num_threads == 1 or len(jobs) == 1:
             for args in jobs:
                 job(*args)
