@@ -33,6 +33,38 @@ inline Window max_window(const Pool2dArgs<T>& a, int64_t oh, int64_t ow) {
     return {h0, h1, w0, w1};
 }
 
+// One tap of an output row: best[ow] = max(best[ow], row[ow * step + offset]) with torch's rule
+// (a NaN wins and stays, ties keep the earlier cell), for ow in [lo, hi); Step 0: runtime step.
+template <int Step, typename T>
+inline void max_tap_step(const T* row, int64_t row_start, int64_t step, int64_t offset, int64_t lo, int64_t hi,
+                         T* best, int64_t* best_index) {
+    const int64_t s = Step ? Step : step;
+    if (best_index) {
+        for (int64_t ow = lo; ow < hi; ++ow) {
+            const T v = row[ow * s + offset];
+            const bool take = v > best[ow] || util::is_nan(v);
+            best[ow] = take ? v : best[ow];
+            best_index[ow] = take ? row_start + ow * s + offset : best_index[ow];
+        }
+    } else {
+        for (int64_t ow = lo; ow < hi; ++ow) {
+            const T v = row[ow * s + offset];
+            best[ow] = (v > best[ow] || util::is_nan(v)) ? v : best[ow];
+        }
+    }
+}
+
+template <typename T>
+inline void max_tap(const T* row, int64_t row_start, int64_t step, int64_t offset, int64_t lo, int64_t hi, T* best,
+                    int64_t* best_index) {
+    if (step == 1)
+        max_tap_step<1>(row, row_start, step, offset, lo, hi, best, best_index);
+    else if (step == 2)
+        max_tap_step<2>(row, row_start, step, offset, lo, hi, best, best_index);
+    else
+        max_tap_step<0>(row, row_start, step, offset, lo, hi, best, best_index);
+}
+
 template <typename T>
 void max_pool2d_impl(const Pool2dArgs<T>& a) {
     const T neg_inf = -std::numeric_limits<T>::infinity();
@@ -40,28 +72,30 @@ void max_pool2d_impl(const Pool2dArgs<T>& a) {
     const int64_t out_plane = a.out_height * a.out_width;
     const int threads = a.num_threads;
     if (!a.nhwc) {
+        // Output row by output row: the window's taps in torch's order (rows, then columns), each
+        // a pass over the row's outputs the compiler vectorises (the compare-and-select included).
         const int64_t jobs = a.batch * a.channels;
         FASTCONV_PARALLEL_FOR_JOBS
         for (int64_t job = 0; job < jobs; ++job) {
             const T* in = a.input + job * in_plane;
-            T* out = a.output + job * out_plane;
-            int64_t* idx = a.indices ? a.indices + job * out_plane : nullptr;
             for (int64_t oh = 0; oh < a.out_height; ++oh) {
-                for (int64_t ow = 0; ow < a.out_width; ++ow) {
-                    const Window win = max_window(a, oh, ow);
-                    T best = neg_inf;
-                    int64_t best_index = win.h_begin * a.in_width + win.w_begin;
-                    for (int64_t ih = win.h_begin; ih < win.h_end; ih += a.dilation_h) {
-                        for (int64_t iw = win.w_begin; iw < win.w_end; iw += a.dilation_w) {
-                            const T v = in[ih * a.in_width + iw];
-                            if (v > best || util::is_nan(v)) {
-                                best = v;
-                                best_index = ih * a.in_width + iw;
-                            }
-                        }
+                T* best = a.output + job * out_plane + oh * a.out_width;
+                int64_t* best_index = a.indices ? a.indices + job * out_plane + oh * a.out_width : nullptr;
+                for (int64_t ow = 0; ow < a.out_width; ++ow) best[ow] = neg_inf;
+                if (best_index)
+                    for (int64_t ow = 0; ow < a.out_width; ++ow) {
+                        const Window win = max_window(a, oh, ow);
+                        best_index[ow] = win.h_begin * a.in_width + win.w_begin;
                     }
-                    out[oh * a.out_width + ow] = best;
-                    if (idx) idx[oh * a.out_width + ow] = best_index;
+                for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
+                    const int64_t ih = oh * a.stride_h - a.pad_h + kh * a.dilation_h;
+                    if (ih < 0 || ih >= a.in_height) continue;
+                    for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
+                        const int64_t offset = kw * a.dilation_w - a.pad_w;  // iw = ow * sw + offset
+                        int64_t lo, hi;
+                        util::valid_output_range(offset, a.stride_w, a.in_width, a.out_width, &lo, &hi);
+                        max_tap(in + ih * a.in_width, ih * a.in_width, a.stride_w, offset, lo, hi, best, best_index);
+                    }
                 }
             }
         }
@@ -139,18 +173,34 @@ void avg_pool2d_impl(const Pool2dArgs<T>& a) {
     const int64_t out_plane = a.out_height * a.out_width;
     const int threads = a.num_threads;
     if (!a.nhwc) {
+        // Output row by output row: sums over the window's input cells in torch's order, each tap a
+        // vectorised pass over the row, then one division per output by its window's divisor.
         const int64_t jobs = a.batch * a.channels;
         FASTCONV_PARALLEL_FOR_JOBS
         for (int64_t job = 0; job < jobs; ++job) {
             const T* in = a.input + job * in_plane;
-            T* out = a.output + job * out_plane;
             for (int64_t oh = 0; oh < a.out_height; ++oh) {
+                T* sum = a.output + job * out_plane + oh * a.out_width;
+                for (int64_t ow = 0; ow < a.out_width; ++ow) sum[ow] = T(0);
+                for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
+                    const int64_t ih = oh * a.stride_h - a.pad_h + kh;
+                    if (ih < 0 || ih >= a.in_height) continue;
+                    const T* row = in + ih * a.in_width;
+                    for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
+                        const int64_t offset = kw - a.pad_w;
+                        int64_t lo, hi;
+                        util::valid_output_range(offset, a.stride_w, a.in_width, a.out_width, &lo, &hi);
+                        if (a.stride_w == 1)
+                            for (int64_t ow = lo; ow < hi; ++ow) sum[ow] += row[ow + offset];
+                        else if (a.stride_w == 2)
+                            for (int64_t ow = lo; ow < hi; ++ow) sum[ow] += row[2 * ow + offset];
+                        else
+                            for (int64_t ow = lo; ow < hi; ++ow) sum[ow] += row[ow * a.stride_w + offset];
+                    }
+                }
                 for (int64_t ow = 0; ow < a.out_width; ++ow) {
-                    const AvgWindow win = avg_window(a, oh, ow);
-                    T sum = T(0);
-                    for (int64_t ih = win.h_begin; ih < win.h_end; ++ih)
-                        for (int64_t iw = win.w_begin; iw < win.w_end; ++iw) sum += in[ih * a.in_width + iw];
-                    out[oh * a.out_width + ow] = win.divisor ? sum / T(win.divisor) : T(0);
+                    const int64_t divisor = avg_window(a, oh, ow).divisor;
+                    sum[ow] = divisor ? sum[ow] / T(divisor) : T(0);
                 }
             }
         }
