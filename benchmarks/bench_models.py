@@ -62,7 +62,7 @@ def test_alexnet_training_step(benchmark, impl):
         def step():
             optimizer.zero_grad()
             loss = criterion(model(x), labels)
-            model.backward(criterion.backward())
+            model.backward(criterion.backward(), need_input=False)  # as torch: x needs no grad
             optimizer.step()
             return loss
     else:

@@ -169,3 +169,19 @@ def test_train_digits_learns(capsys):
     assert history["accuracy"] > 0.85  # three epochs; the full run's 20 reach >= 97%
     assert history["losses"][-1] < history["losses"][0]
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_need_input_false_spares_only_the_input_gradient():
+    rng = np.random.default_rng(7)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, rng=0, dtype=np.float64), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(3 * 4 * 4, 2, rng=1, dtype=np.float64))
+    x = rng.standard_normal((2, 2, 9, 9))
+    g = rng.standard_normal((2, 2))
+    model(x)
+    full = model.backward(g)
+    grads = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    model(x)
+    assert model.backward(g, need_input=False) is None and full.shape == x.shape
+    for before, p in zip(grads, model.parameters()):
+        np.testing.assert_array_equal(before, p.grad)

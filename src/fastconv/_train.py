@@ -58,7 +58,7 @@ def train_digits(epochs: int = 20, batch_size: int = 32, lr: float = 3e-3, seed:
             batch = shuffled[first:first + batch_size]
             optimizer.zero_grad()
             loss = criterion(model(images[batch]), labels[batch])
-            model.backward(criterion.backward())
+            model.backward(criterion.backward(), need_input=False)
             optimizer.step()
             total, batches = total + loss, batches + 1
             bar = "#" * (20 * step // steps)

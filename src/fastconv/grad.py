@@ -1,10 +1,10 @@
 """Gradients of conv2d and the pools, for training (``fastconv.nn`` layers call these).
 
-The convolution's two gradients are convolutions themselves and run on the same backends:
-the input gradient is the transposed convolution (the output gradient, dilated by the stride,
-convolved with the flipped, channel-swapped filters), the weight gradient a convolution of the
-input with the output gradient (batch and channels swapped). The pools scatter the output
-gradient back over their windows with NumPy.
+The input gradient of a convolution is a convolution itself and runs on the backends' kernels:
+the transposed convolution (the output gradient, dilated by the stride, convolved with the
+flipped, channel-swapped filters). The weight gradient is one GEMM per group in NumPy's BLAS
+over im2col columns (as a convolution it would have a huge kernel and a tiny output, which
+convolution kernels run badly). The pools scatter the output gradient back with NumPy.
 """
 
 from __future__ import annotations
@@ -132,16 +132,41 @@ def conv2d_backward(grad_output: np.ndarray, input: np.ndarray, weight: np.ndarr
         mode = _NUMPY_PAD_MODE[padding_mode]
         widths = ((0, 0), (0, 0), (top, bottom), (left, right))
         x_padded = np.pad(x, widths, mode=mode) if mode != "constant" else np.pad(x, widths)
-        grad_weight = np.empty_like(w)
-        for group in range(groups):
-            channels = slice(group * c_per_group, (group + 1) * c_per_group)
-            outputs = slice(group * out_per_group, (group + 1) * out_per_group)
-            # batch and channels swapped: (C_in/g, N, Hp, Wp) convolved with (C_out/g, N, OH, OW)
-            images = np.ascontiguousarray(x_padded[:, channels].transpose(1, 0, 2, 3))
-            filters = np.ascontiguousarray(g[:, outputs].transpose(1, 0, 2, 3))
-            correlation = conv2d(images, filters, None, (dh, dw), 0, (sh, sw), backend=backend)
-            grad_weight[outputs] = correlation[:, :, :kh, :kw].transpose(1, 0, 2, 3)
+        grad_weight = _weight_gradient(x_padded, g, w.shape, groups, (sh, sw), (dh, dw))
     return grad_input, grad_weight, grad_bias
+
+
+_COLUMNS_BYTES = 64 << 20  # im2col columns per GEMM; the batch is split to stay below
+
+
+def _weight_gradient(x_padded: np.ndarray, g: np.ndarray, weight_shape: Tuple[int, ...], groups: int,
+                     stride: Tuple[int, int], dilation: Tuple[int, int]) -> np.ndarray:
+    """grad_w[o, c, p, q] = sum over n, i, j of g[n, o, i, j] * x_padded[n, c, i*sh + p*dh, j*sw + q*dw]:
+    per group one GEMM, (C_out/g x N*OH*OW) times the transposed im2col columns (a strided view
+    copied in batch chunks), in NumPy's BLAS at fastconv's thread count."""
+    from . import _dispatch
+
+    c_out, c_per_group, kh, kw = weight_shape
+    n, c_in = x_padded.shape[:2]
+    out_h, out_w = g.shape[2:]
+    (sh, sw), (dh, dw) = stride, dilation
+    out_per_group = c_out // groups
+    s_n, s_c, s_h, s_w = x_padded.strides
+    per_image = c_in * kh * kw * out_h * out_w * x_padded.itemsize
+    chunk = max(1, min(n, _COLUMNS_BYTES // max(1, per_image)))
+    grad_weight = np.zeros((groups, out_per_group, c_per_group * kh * kw), dtype=np.float64 if
+                           x_padded.dtype == np.float64 else np.float32)
+    with _dispatch.blas_threads(_dispatch.get_num_threads()):
+        for first in range(0, n, chunk):
+            images = x_padded[first:first + chunk]
+            count = images.shape[0]
+            view = np.lib.stride_tricks.as_strided(
+                images, shape=(c_in, kh, kw, count, out_h, out_w),
+                strides=(s_c, s_h * dh, s_w * dw, s_n, s_h * sh, s_w * sw), writeable=False)
+            columns = view.reshape(groups, c_per_group * kh * kw, count * out_h * out_w)  # the copy
+            grads = g[first:first + count].transpose(1, 0, 2, 3).reshape(groups, out_per_group, -1)
+            grad_weight += np.matmul(grads, columns.transpose(0, 2, 1))
+    return grad_weight.reshape(weight_shape).astype(x_padded.dtype, copy=False)
 
 
 def max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Sequence[int], *,
@@ -178,12 +203,12 @@ def max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shap
     if g4.shape[:2] != (n, c):
         msg = f"{function}: `grad_output` {grad.shape} does not fit `input_shape` {input_shape} ({layout})"
         raise ValueError(msg)
-    planes = np.zeros((n * c, height * width), dtype=g4.dtype)
     flat_indices = i4.reshape(n * c, -1)
     inside = (flat_indices >= 0) & (flat_indices < height * width)  # all-padding windows point nowhere
-    rows = np.broadcast_to(np.arange(n * c)[:, None], flat_indices.shape)
-    np.add.at(planes, (rows[inside], flat_indices[inside]), g4.reshape(n * c, -1)[inside])
-    result = _from_nchw(planes.reshape(n, c, height, width), layout)
+    # each plane's indices offset into one long axis, then one bincount sums the overlaps
+    cells = (flat_indices + (np.arange(n * c) * (height * width))[:, None])[inside]
+    planes = np.bincount(cells, weights=g4.reshape(n * c, -1)[inside], minlength=n * c * height * width)
+    result = _from_nchw(planes.astype(g4.dtype, copy=False).reshape(n, c, height, width), layout)
     return result[0] if unbatched else result
 
 

@@ -37,9 +37,9 @@ class AlexNet(nn.Module):
         object.__setattr__(self, "_pooled_shape", x.shape)
         return self.classifier(x.reshape(x.shape[0], -1))
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True):
         grad = self.classifier.backward(grad_output).reshape(self._pooled_shape)
-        return self.features.backward(self.avgpool.backward(grad))
+        return self.features.backward(self.avgpool.backward(grad), need_input=need_input)
 
 
 def alexnet(num_classes: int = 1000, **kwargs) -> AlexNet:

@@ -74,8 +74,9 @@ class Module:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """The gradient for the last training-mode forward's input; adds to parameters' ``.grad``."""
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> Optional[np.ndarray]:
+        """The gradient for the last training-mode forward's input (None when ``need_input`` is
+        False, which spares the first layer's input gradient); adds to parameters' ``.grad``."""
         msg = f"{type(self).__name__}.backward: this layer has no backward pass"
         raise NotImplementedError(msg)
 
@@ -207,9 +208,9 @@ class Conv2d(Module):
         return conv2d(x, self.weight.data, None if self.bias is None else self.bias.data, self.stride, self.padding,
                       self.dilation, self.groups, self.padding_mode, layout=self.layout, activation=activation)
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> Optional[np.ndarray]:
         x = self._saved("_input")
-        needs = ("input", "weight") + (("bias",) if self.bias is not None else ())
+        needs = (("input",) if need_input else ()) + ("weight",) + (("bias",) if self.bias is not None else ())
         grad_input, grad_weight, grad_bias = conv2d_backward(grad_output, x, self.weight.data, self.stride,
                                                              self.padding, self.dilation, self.groups,
                                                              self.padding_mode, layout=self.layout, needs=needs)
@@ -231,7 +232,7 @@ class ReLU(Module):
         self._save(_positive=y > 0 if self.training else None)
         return y
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         return np.where(self._saved("_positive"), grad_output, np.zeros((), np.asarray(grad_output).dtype))
 
 
@@ -253,7 +254,7 @@ class MaxPool2d(Module):
         self._save(_indices=indices, _input_shape=np.shape(x))
         return values
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         return max_pool2d_backward(grad_output, self._saved("_indices"), self._saved("_input_shape"),
                                    layout=self.layout)
 
@@ -276,7 +277,7 @@ class AvgPool2d(Module):
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
                           self.divisor_override, layout=self.layout)
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         return avg_pool2d_backward(grad_output, self._saved("_input_shape"), self.kernel_size, self.stride,
                                    self.padding, self.ceil_mode, self.count_include_pad, self.divisor_override,
                                    layout=self.layout)
@@ -313,7 +314,7 @@ class AdaptiveAvgPool2d(Module):
         cols = [(j * width // out_w, -(-(j + 1) * width // out_w)) for j in range(out_w)]
         return rows, cols
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         shape = self._saved("_input_shape")
         grad = np.asarray(grad_output)
         rows, cols = self._windows(shape)
@@ -341,7 +342,7 @@ class Flatten(Module):
         end = self.end_dim % x.ndim
         return x.reshape(*x.shape[:start], -1, *x.shape[end + 1:])
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         return np.asarray(grad_output).reshape(self._saved("_input_shape"))
 
 
@@ -377,14 +378,15 @@ class Linear(Module):
                 y = x @ self.weight.data.T
         return y + self.bias.data if self.bias is not None else y
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> Optional[np.ndarray]:
         x = self._saved("_input")
         grad = np.asarray(grad_output)
         flat_grad = grad.reshape(-1, self.out_features)
-        _accumulate(self.weight, flat_grad.T @ x.reshape(-1, self.in_features))
-        if self.bias is not None:
-            _accumulate(self.bias, flat_grad.sum(axis=0))
-        return grad @ self.weight.data
+        with _dispatch.blas_threads(_dispatch.get_num_threads()):
+            _accumulate(self.weight, flat_grad.T @ x.reshape(-1, self.in_features))
+            if self.bias is not None:
+                _accumulate(self.bias, flat_grad.sum(axis=0))
+            return grad @ self.weight.data if need_input else None
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -412,7 +414,7 @@ class Dropout(Module):
         self._save(_scale=scale)
         return x * scale
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         scale = self.__dict__.get("_scale")
         return np.asarray(grad_output) if scale is None else np.asarray(grad_output) * scale
 
@@ -434,7 +436,7 @@ class Softmax(Module):
         self._save(_output=y)
         return y
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         y = self._saved("_output")
         grad = np.asarray(grad_output)
         return y * (grad - (grad * y).sum(axis=self.dim, keepdims=True))
@@ -454,7 +456,7 @@ class LogSoftmax(Module):
         self._save(_output=y)
         return y
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         y = self._saved("_output")
         grad = np.asarray(grad_output)
         return grad - np.exp(y) * grad.sum(axis=self.dim, keepdims=True)
@@ -500,9 +502,10 @@ class Sequential(Module):
                 raise type(error)(msg) from error
         return x
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        for module in reversed(list(self._modules.values())):
-            grad_output = module.backward(grad_output)
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> Optional[np.ndarray]:
+        modules = list(self._modules.values())
+        for index in range(len(modules) - 1, -1, -1):
+            grad_output = modules[index].backward(grad_output, need_input=need_input or index > 0)
         return grad_output
 
 

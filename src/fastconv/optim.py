@@ -45,12 +45,14 @@ class SGD(Optimizer):
             d = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
             if self.momentum:
                 state = self.state.setdefault(id(p), {})
-                if "buffer" not in state:
-                    state["buffer"] = np.array(d, copy=True)
-                else:
-                    state["buffer"] = self.momentum * state["buffer"] + (1 - self.dampening) * d
-                d = d + self.momentum * state["buffer"] if self.nesterov else state["buffer"]
-            p.data -= (self.lr * d).astype(p.data.dtype, copy=False)
+                buffer = state.get("buffer")
+                if buffer is None:
+                    buffer = state["buffer"] = np.array(d, dtype=p.data.dtype, copy=True)
+                else:  # in place: the buffers of a large model are hundreds of MB
+                    buffer *= self.momentum
+                    buffer += (1 - self.dampening) * d if self.dampening else d
+                d = d + self.momentum * buffer if self.nesterov else buffer
+            p.data -= self.lr * d if d.dtype == p.data.dtype else (self.lr * d).astype(p.data.dtype)
 
 
 class Adam(Optimizer):
