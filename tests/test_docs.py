@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["fastconv.conv", "fastconv.pool", "fastconv._shapes", "fastconv._dispatch", "fastconv.nn",
-           "fastconv.models"]
+           "fastconv.models", "fastconv.kernels", "fastconv.filters"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -11,8 +11,9 @@ from ._dispatch import backends, get_num_threads, set_num_threads, use_backend
 from ._shapes import conv_output_size, conv_param_count, pool_output_size
 from .conv import Conv2dPlan, conv2d
 from .pool import avg_pool2d, max_pool2d
+from .filters import filter2d
 from .grad import avg_pool2d_backward, conv2d_backward, max_pool2d_backward
-from . import models, nn, optim  # noqa: E402  (they build on the functions above)
+from . import kernels, models, nn, optim  # noqa: E402  (they build on the functions above)
 
 __version__ = "0.1.0"
 
@@ -26,7 +27,9 @@ __all__ = [
     "conv2d_backward",
     "conv_output_size",
     "conv_param_count",
+    "filter2d",
     "get_num_threads",
+    "kernels",
     "max_pool2d",
     "max_pool2d_backward",
     "models",

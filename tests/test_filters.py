@@ -1,0 +1,127 @@
+"""filter2d against scipy.ndimage.correlate/convolve and scipy.signal.correlate2d/convolve2d on
+random images over every mode, border, dtype, channel layout and kernel shape; and the kernels."""
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import kernels
+from _cases import assert_close
+
+ndimage = pytest.importorskip("scipy.ndimage")
+signal = pytest.importorskip("scipy.signal")
+
+BORDERS = ["constant", "reflect", "nearest", "mirror", "wrap"]
+INPUTS = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
+
+
+def _image(rng, dtype, shape):
+    if np.dtype(dtype).kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -1000), min(info.max, 3000) + 1, size=shape).astype(dtype)
+
+
+def _expected_dtype_check(actual, expected64, input_dtype):
+    if np.dtype(input_dtype).kind == "f":
+        assert actual.dtype == input_dtype
+        assert_close(actual, expected64, input_dtype if input_dtype == np.float64 else np.float32)
+    else:
+        assert actual.dtype == np.float32
+        np.testing.assert_allclose(actual, expected64, rtol=1e-6, atol=1e-6 * max(1, np.abs(expected64).max()))
+
+
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("seed", range(6))
+def test_same_matches_scipy_ndimage(backend, border, flip, seed):
+    rng = np.random.default_rng(seed)
+    dtype = INPUTS[seed % len(INPUTS)]
+    image = _image(rng, dtype, tuple(int(v) for v in rng.integers(1, 14, 2)))
+    kernel = rng.standard_normal(tuple(int(v) for v in rng.integers(1, 6, 2)))  # even sizes too
+    cval = float(rng.standard_normal())
+    reference = ndimage.convolve if flip else ndimage.correlate
+    expected = reference(image.astype(np.float64), kernel, mode=border, cval=cval)
+    actual = fastconv.filter2d(image, kernel, border=border, cval=cval, flip=flip, backend=backend)
+    _expected_dtype_check(actual, expected, dtype)
+
+
+@pytest.mark.parametrize("mode", ["valid", "full"])
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_valid_and_full_match_scipy_signal(backend, mode, flip, seed):
+    rng = np.random.default_rng(100 + seed)
+    dtype = INPUTS[seed % len(INPUTS)]
+    image = _image(rng, dtype, tuple(int(v) for v in rng.integers(6, 15, 2)))
+    kernel = rng.standard_normal(tuple(int(v) for v in rng.integers(1, 6, 2)))
+    reference = signal.convolve2d if flip else signal.correlate2d
+    expected = reference(image.astype(np.float64), kernel, mode=mode)
+    _expected_dtype_check(fastconv.filter2d(image, kernel, mode=mode, flip=flip, backend=backend), expected, dtype)
+
+
+@pytest.mark.parametrize("axis", [0, 2, -1])
+def test_channels_are_filtered_separately(axis):
+    rng = np.random.default_rng(7)
+    image = rng.standard_normal((5, 9, 3) if axis in (2, -1) else (3, 9, 5)).astype(np.float32)
+    kernel = kernels.gaussian(1.0)
+    actual = fastconv.filter2d(image, kernel, border="mirror", channel_axis=axis)
+    moved = np.moveaxis(image, axis, 0)
+    expected = np.stack([ndimage.correlate(plane.astype(np.float64), kernel, mode="mirror") for plane in moved])
+    assert_close(actual, np.moveaxis(expected, 0, axis), np.float32)
+
+
+@pytest.mark.parametrize("out", [np.uint8, np.uint16, np.int16])
+def test_integer_output_rounds_and_saturates(out):
+    rng = np.random.default_rng(8)
+    image = rng.integers(0, 256, (12, 10)).astype(np.uint8)
+    kernel = kernels.sharpen() * 1.25  # products and sums exact in float64: ties are real ties
+    exact = ndimage.correlate(image.astype(np.float64), kernel, mode="reflect")
+    info = np.iinfo(out)
+    expected = np.clip(np.rint(exact), info.min, info.max).astype(out)
+    np.testing.assert_array_equal(fastconv.filter2d(image, kernel, border="reflect", dtype=out), expected)
+
+
+def test_aliases():
+    rng = np.random.default_rng(9)
+    image = rng.standard_normal((8, 7))
+    kernel = rng.standard_normal((3, 3))
+    for alias, name in [("zeros", "constant"), ("replicate", "nearest"), ("circular", "wrap"),
+                        ("BORDER_REFLECT_101", "mirror"), ("BORDER_REFLECT", "reflect"), (4, "mirror"),
+                        ("BORDER_REPLICATE", "nearest"), ("BORDER_WRAP", "wrap")]:
+        np.testing.assert_array_equal(fastconv.filter2d(image, kernel, border=alias),
+                                      fastconv.filter2d(image, kernel, border=name))
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(image=np.ones((4, 4), np.int64)), TypeError, ["image", "int64"]),
+    (dict(image=np.ones((4, 4, 3))), ValueError, ["2-D", "(4, 4, 3)"]),
+    (dict(kernel=np.ones((3,))), ValueError, ["kernel", "(3,)"]),
+    (dict(border="reflect101"), ValueError, ["border", "reflect101"]),
+    (dict(mode="circular"), ValueError, ["mode"]),
+    (dict(mode="valid", kernel=np.ones((5, 2))), ValueError, ["valid", "(5, 2)", "(4, 4)"]),
+    (dict(channel_axis=3, image=np.ones((4, 4, 2))), ValueError, ["channel_axis"]),
+    (dict(dtype=np.int64), TypeError, ["dtype", "int64"]),
+])
+def test_errors(kwargs, error, words):
+    args = dict(image=np.ones((4, 4)), kernel=np.ones((3, 3)))
+    args.update(kwargs)
+    with pytest.raises(error) as info:
+        fastconv.filter2d(args.pop("image"), args.pop("kernel"), **args)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_kernels():
+    assert kernels.names()[0] == "sharpen" and len(kernels.names()) == 12
+    for name in kernels.names():
+        k = getattr(kernels, name)(1.0) if name == "gaussian" else getattr(kernels, name)()
+        assert k.ndim == 2 and k.dtype == np.float64
+    np.testing.assert_array_equal(kernels.sobel_y(), kernels.sobel_x().T)
+    assert kernels.edge_detect(8).sum() == 0 and kernels.edge_detect().sum() == 0
+    assert kernels.box_blur(5).sum() == pytest.approx(1.0) and kernels.gaussian(2.0).shape == (13, 13)
+    g = kernels.gaussian(1.5, size=5)
+    assert g.shape == (5, 5) and g.sum() == pytest.approx(1.0) and g[2, 2] == g.max()
+    with pytest.raises(ValueError):
+        kernels.edge_detect(6)
+    with pytest.raises(ValueError):
+        kernels.gaussian(0)
