@@ -61,3 +61,56 @@ def test_train_digits_command(tmp_path, capsys):
     assert "test accuracy" in capsys.readouterr().out
     if has_matplotlib:
         assert plot.stat().st_size > 0
+
+
+def _write_png(path, array, mode):
+    from PIL import Image
+
+    Image.fromarray(array, mode=mode).save(path)
+
+
+def test_filter_command(tmp_path, capsys):
+    Image = pytest.importorskip("PIL.Image")
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (20, 17, 4)).astype(np.uint8)
+    _write_png(tmp_path / "a.png", rgba, "RGBA")
+    gray = rng.integers(0, 256, (9, 11)).astype(np.uint8)
+    _write_png(tmp_path / "b.png", gray, "L")
+
+    assert main(["filter", str(tmp_path / "a.png"), "-k", "sharpen", "-o", str(tmp_path / "out.png")]) == 0
+    result = np.asarray(Image.open(tmp_path / "out.png"))
+    expected = fastconv.filter2d(rgba[..., :3], fastconv.kernels.sharpen(), border="reflect", channel_axis=-1,
+                                 dtype=np.uint8)
+    np.testing.assert_array_equal(result[..., :3], expected)
+    np.testing.assert_array_equal(result[..., 3], rgba[..., 3])  # alpha untouched
+
+    assert main(["filter", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-k", "sobel",
+                 "-o", str(tmp_path / "folder"), "--border", "nearest"]) == 0
+    magnitude = np.asarray(Image.open(tmp_path / "folder" / "b.png")).astype(float)
+    gx = fastconv.filter2d(gray, fastconv.kernels.sobel_x(), border="nearest", dtype=np.float64)
+    gy = fastconv.filter2d(gray, fastconv.kernels.sobel_y(), border="nearest", dtype=np.float64)
+    np.testing.assert_array_equal(magnitude, np.clip(np.rint(np.hypot(gx, gy)), 0, 255))
+
+    assert main(["filter", "--list"]) == 0
+    assert "sharpen" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["filter", "missing.png", "-k", "sharpen"], "no such file"),
+    (["filter", "{png}", "-k", "blurry"], "unknown kernel"),
+    (["filter", "{txt}", "-k", "sharpen"], "cannot read image"),
+    (["filter", "{png}", "{png}", "-k", "sharpen"], "-o FOLDER"),
+])
+def test_filter_command_errors(tmp_path, capsys, args, words):
+    pytest.importorskip("PIL.Image")
+    import numpy as np
+
+    png = tmp_path / "x.png"
+    _write_png(png, np.zeros((4, 4), np.uint8), "L")
+    txt = tmp_path / "x.txt"
+    txt.write_text("not an image")
+    code = main([a.format(png=png, txt=txt) for a in args])
+    err = capsys.readouterr().err
+    assert code != 0 and words in err and "Traceback" not in err and err.count("\n") == 1

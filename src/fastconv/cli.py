@@ -13,12 +13,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     demo = commands.add_parser("demo", help="walk through the lecture's CNN example, computed by fastconv")
     demo.add_argument("--backend", help="cpp, numba or reference (default: the fastest available)")
     commands.add_parser("info", help="show the configuration (= fastconv.show_config())")
+    filtering = commands.add_parser("filter", help="apply an image kernel to image files (needs Pillow)")
+    filtering.add_argument("inputs", nargs="*", metavar="IMAGE")
+    filtering.add_argument("-k", "--kernel", help="kernel name (see --list); 'sobel' gives the gradient magnitude")
+    filtering.add_argument("-o", "--output", help="output file (one input) or folder (several)")
+    filtering.add_argument("--border", default="reflect",
+                           help="constant, reflect, nearest, mirror, wrap (or a torch/OpenCV alias); default reflect")
+    filtering.add_argument("--size", type=int, help="box_blur / gaussian size")
+    filtering.add_argument("--sigma", type=float, help="gaussian sigma (default 1)")
+    filtering.add_argument("--list", action="store_true", help="list the kernels with their matrices")
     train = commands.add_parser("train-digits", help="train the lecture's small CNN on scikit-learn's 8x8 digits")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--plot", metavar="FILE.png", help="write the loss curve (needs matplotlib)")
     args = parser.parse_args(argv)
 
+    if args.command == "filter":
+        from ._filter_cli import main as filter_main
+
+        return filter_main(args.inputs, args.kernel, args.output, args.border, args.size, args.sigma, args.list)
     if args.command == "train-digits":
         from ._train import main as train_main
 
