@@ -6,11 +6,13 @@ import importlib
 import pytest
 
 MODULES = ["fastconv.conv", "fastconv.pool", "fastconv._shapes", "fastconv._dispatch", "fastconv.nn",
-           "fastconv.models", "fastconv.kernels", "fastconv.filters"]
+           "fastconv.models", "fastconv.kernels", "fastconv.filters", "fastconv.torch"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
+    if name == "fastconv.torch":
+        pytest.importorskip("torch")
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0, f"{name} has no examples"

@@ -1,0 +1,151 @@
+"""Drop-in for PyTorch users: ``conv2d``, ``max_pool2d`` and ``avg_pool2d`` on CPU tensors with
+torch's signatures and results, and ``patched()`` to route ``torch.nn.functional`` through them.
+
+Inputs are shared with NumPy without copies (a channels-last tensor runs fastconv's NHWC path),
+results come back as tensors over fastconv's arrays. Whatever fastconv does not serve goes to
+torch's own function unchanged: tensors that need gradients while grad mode is on, non-CPU
+tensors, dtypes other than float32/float64, mixed dtypes.
+
+Examples
+--------
+>>> import torch, fastconv.torch
+>>> x, w = torch.randn(1, 3, 8, 8), torch.randn(4, 3, 3, 3)
+>>> torch.allclose(fastconv.torch.conv2d(x, w, padding=1), torch.nn.functional.conv2d(x, w, padding=1), atol=1e-5)
+True
+>>> with fastconv.torch.patched():
+...     y = torch.nn.Conv2d(3, 4, 3).eval()(x)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Callable, Dict, Iterator, Optional
+
+import numpy as np
+import torch as _torch
+
+from .conv import conv2d as _conv2d
+from .pool import avg_pool2d as _avg_pool2d
+from .pool import max_pool2d as _max_pool2d
+
+_F = _torch.nn.functional
+_ORIGINALS: Dict[str, Callable[..., Any]] = {"conv2d": _F.conv2d, "max_pool2d": _F.max_pool2d,
+                                              "avg_pool2d": _F.avg_pool2d}
+_FLOATS = (_torch.float32, _torch.float64)
+
+
+def _served(*tensors: Optional[_torch.Tensor]) -> bool:
+    """fastconv runs the call: CPU float32/float64 tensors of one dtype, no gradient needed."""
+    present = [t for t in tensors if t is not None]
+    if not all(isinstance(t, _torch.Tensor) for t in present):
+        return False
+    if any(t.device.type != "cpu" or t.dtype not in _FLOATS or t.is_sparse or t.is_quantized for t in present):
+        return False
+    if len({t.dtype for t in present}) != 1:
+        return False
+    if _torch.is_grad_enabled() and any(t.requires_grad for t in present):
+        return False
+    return present[0].dim() in (3, 4)
+
+
+def _as_numpy(t: _torch.Tensor) -> tuple:
+    """The tensor's data as a NumPy array (no copy) and its layout: channels-last 4-D tensors as NHWC."""
+    t = t.detach()
+    if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=_torch.channels_last):
+        return t.permute(0, 2, 3, 1).numpy(), "NHWC"
+    return t.numpy(), "NCHW"
+
+
+def _as_tensor(array: np.ndarray, layout: str) -> _torch.Tensor:
+    result = _torch.from_numpy(array)
+    return result.permute(0, 3, 1, 2) if layout == "NHWC" else result
+
+
+def conv2d(input: _torch.Tensor, weight: _torch.Tensor, bias: Optional[_torch.Tensor] = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> _torch.Tensor:
+    """``torch.nn.functional.conv2d``, run by fastconv when it serves the call."""
+    if not _served(input, weight, bias):
+        return _ORIGINALS["conv2d"](input, weight, bias, stride, padding, dilation, groups)
+    x, layout = _as_numpy(input)
+    if input.dim() == 3:
+        layout = "NCHW"
+    out = _conv2d(x, weight.detach().numpy(), None if bias is None else bias.detach().numpy(), _pair(stride),
+                  _padding(padding), _pair(dilation), groups, layout=layout)
+    return _as_tensor(out, layout)
+
+
+def max_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """``torch.nn.functional.max_pool2d``, run by fastconv when it serves the call."""
+    if not _served(input):
+        return _ORIGINALS["max_pool2d"](input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode,
+                                        return_indices=return_indices)
+    x, layout = _as_numpy(input)
+    if input.dim() == 3:
+        layout = "NCHW"
+    result = _max_pool2d(x, _pair(kernel_size), _stride(stride), _pair(padding), _pair(dilation), ceil_mode,
+                         return_indices, layout=layout)
+    if return_indices:
+        return _as_tensor(result[0], layout), _as_tensor(result[1], layout)
+    return _as_tensor(result, layout)
+
+
+def avg_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: Optional[int] = None) -> _torch.Tensor:
+    """``torch.nn.functional.avg_pool2d``, run by fastconv when it serves the call."""
+    if not _served(input):
+        return _ORIGINALS["avg_pool2d"](input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                        divisor_override)
+    x, layout = _as_numpy(input)
+    if input.dim() == 3:
+        layout = "NCHW"
+    out = _avg_pool2d(x, _pair(kernel_size), _stride(stride), _pair(padding), ceil_mode, count_include_pad,
+                      divisor_override, layout=layout)
+    return _as_tensor(out, layout)
+
+
+def _pair(value: Any) -> Any:
+    """torch accepts one-element sequences for pairs."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        return (value[0], value[0])
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _stride(value: Any) -> Any:
+    if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
+        return None
+    return _pair(value)
+
+
+def _padding(value: Any) -> Any:
+    return value if isinstance(value, str) else _pair(value)
+
+
+_patch_lock = threading.Lock()
+_patch_depth = 0
+
+
+@contextlib.contextmanager
+def patched() -> Iterator[None]:
+    """Route ``torch.nn.functional.conv2d`` / ``max_pool2d`` / ``avg_pool2d`` (and so
+    ``nn.Conv2d``, ``nn.MaxPool2d``, ``nn.AvgPool2d``) through fastconv inside the block; the
+    originals come back on exit, also after an exception. Calls fastconv does not serve reach
+    torch's own functions unchanged."""
+    global _patch_depth
+    with _patch_lock:
+        if _patch_depth == 0:
+            _F.conv2d, _F.max_pool2d, _F.avg_pool2d = conv2d, max_pool2d, avg_pool2d
+        _patch_depth += 1
+    try:
+        yield
+    finally:
+        with _patch_lock:
+            _patch_depth -= 1
+            if _patch_depth == 0:
+                _F.conv2d = _ORIGINALS["conv2d"]
+                _F.max_pool2d = _ORIGINALS["max_pool2d"]
+                _F.avg_pool2d = _ORIGINALS["avg_pool2d"]
+
+
+__all__ = ["avg_pool2d", "conv2d", "max_pool2d", "patched"]
