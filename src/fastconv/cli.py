@@ -13,6 +13,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     demo = commands.add_parser("demo", help="walk through the lecture's CNN example, computed by fastconv")
     demo.add_argument("--backend", help="cpp, numba or reference (default: the fastest available)")
     commands.add_parser("info", help="show the configuration (= fastconv.show_config())")
+    bench = commands.add_parser("bench", help="time every backend against the installed peers (torch, cv2, scipy)")
+    bench.add_argument("suites", nargs="*", default=["all"], metavar="SUITE", help="conv, pool, filter or all")
+    bench.add_argument("--quick", action="store_true", help="a short run (under a minute on 2 cores)")
+    bench.add_argument("--threads", type=int, help="threads for every implementation (default: fastconv's)")
+    bench.add_argument("--backends", help="comma-separated fastconv backends (default: all but reference)")
+    bench.add_argument("--peers", default="torch,cv2,scipy", help="comma-separated peers to compare with")
+    bench.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    bench.add_argument("--plot", metavar="FILE.png", help="bar chart of the speed-ups (needs matplotlib)")
     filtering = commands.add_parser("filter", help="apply an image kernel to image files (needs Pillow)")
     filtering.add_argument("inputs", nargs="*", metavar="IMAGE")
     filtering.add_argument("-k", "--kernel", help="kernel name (see --list); 'sobel' gives the gradient magnitude")
@@ -28,6 +36,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     train.add_argument("--plot", metavar="FILE.png", help="write the loss curve (needs matplotlib)")
     args = parser.parse_args(argv)
 
+    if args.command == "bench":
+        from ._bench_cli import main as bench_main
+
+        return bench_main(args.suites, args.quick, args.threads, args.backends, args.peers, args.json, args.plot)
     if args.command == "filter":
         from ._filter_cli import main as filter_main
 
