@@ -199,7 +199,7 @@ def run(suites: Sequence[str] = ("all",), quick: bool = False, threads: Optional
     if "cv2" in found:
         found["cv2"].setNumThreads(threads)
     try:
-        peak, probe = _bench.gemm_peak_gflops(threads, size=1024 if quick else 2048)
+        peak, probe = _bench.gemm_peak_gflops(threads)
         bandwidth = memory_bandwidth_gbs(64 if quick else 256)
         info = config()
         versions = {"fastconv": info["fastconv"], "numpy": np.__version__, "python": info["python"]}
