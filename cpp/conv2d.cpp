@@ -418,6 +418,13 @@ bool is_depthwise(const Conv2dArgs<T>& a) {
     return !a.nhwc && a.groups == a.in_channels && a.out_channels == a.in_channels;
 }
 
+// 'auto' takes the depthwise kernel when its jobs (one per image and channel) keep every thread
+// busy; a single-channel image (filter2d) runs igemm, whose jobs are tiles of the image.
+template <typename T>
+bool prefer_depthwise(const Conv2dArgs<T>& a) {
+    return is_depthwise(a) && a.batch * a.in_channels >= 2 * int64_t(a.num_threads);
+}
+
 template <typename T>
 void conv2d_depthwise(const Conv2dArgs<T>& a) {
     Conv2dDepthwiseArgs<T> d;
@@ -455,7 +462,7 @@ void conv2d_depthwise(const Conv2dArgs<T>& a) {
 template <typename T>
 void conv2d(Conv2dArgs<T> args, Conv2dAlgorithm algorithm) {
     if (algorithm == Conv2dAlgorithm::depthwise ||
-        (algorithm == Conv2dAlgorithm::automatic && is_depthwise(args))) {
+        (algorithm == Conv2dAlgorithm::automatic && prefer_depthwise(args))) {
         conv2d_depthwise(args);
         return;
     }
