@@ -22,39 +22,16 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..filters import filter2d
+from ._originals import Originals
 
 _MODES = {"reflect": "reflect", "grid-mirror": "reflect", "mirror": "mirror", "nearest": "nearest",
           "wrap": "wrap", "grid-wrap": "wrap", "constant": "constant", "grid-constant": "constant"}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-_SCIPY: dict = {}
-
-
 def _scipy():
-    """SciPy's own functions, captured once: code that replaced ``scipy.ndimage``'s attributes
-    with these front ends must not send the calls handed to SciPy back here."""
-    if not _SCIPY:
-        try:
-            from scipy import ndimage as public
-            from scipy.ndimage import _filters as implementation
-        except ImportError as error:  # pragma: no cover - scipy is in the test extra
-            msg = "fastconv.scipy.ndimage: this call needs SciPy itself (pip install scipy)"
-            raise NotImplementedError(msg) from error
-        for name in __all__:
-            function = getattr(public, name)
-            if getattr(function, "__module__", "").startswith("fastconv"):  # already replaced by ours
-                function = getattr(implementation, name)
-            _SCIPY[name] = function
-    return _ORIGINALS
-
-
-class _OriginalFunctions:
-    def __getattr__(self, name):
-        return _SCIPY[name]
-
-
-_ORIGINALS = _OriginalFunctions()
+    """SciPy's own functions (see ``fastconv.scipy._originals``)."""
+    return _ORIGINALS.capture()
 
 
 def _pair(value: Any) -> Optional[tuple]:
@@ -261,7 +238,7 @@ __all__ = ["convolve", "convolve1d", "correlate", "correlate1d", "gaussian_filte
            "minimum_filter", "prewitt", "sobel", "uniform_filter"]
 
 
-
+_ORIGINALS = Originals("scipy.ndimage", "scipy.ndimage._filters", __all__)
 try:  # capture SciPy's public functions now, before anyone replaces them with ours
     _scipy()
 except NotImplementedError:  # no SciPy: the calls it would serve raise when made

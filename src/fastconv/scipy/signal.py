@@ -17,39 +17,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..filters import filter2d
+from ._originals import Originals
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _BOUNDARIES = {"fill": "constant", "pad": "constant", "symm": "reflect", "symmetric": "reflect",
                "wrap": "wrap", "circular": "wrap"}
 
 
-_SCIPY: dict = {}
-
-
 def _scipy():
-    """SciPy's own functions, captured once: code that replaced ``scipy.signal``'s attributes
-    with these front ends must not send the calls handed to SciPy back here."""
-    if not _SCIPY:
-        try:
-            from scipy import signal as public
-            from scipy.signal import _signaltools as implementation
-        except ImportError as error:  # pragma: no cover - scipy is in the test extra
-            msg = "fastconv.scipy.signal: this call needs SciPy itself (pip install scipy)"
-            raise NotImplementedError(msg) from error
-        for name in __all__:
-            function = getattr(public, name)
-            if getattr(function, "__module__", "").startswith("fastconv"):  # already replaced by ours
-                function = getattr(implementation, name)
-            _SCIPY[name] = function
-    return _ORIGINALS
-
-
-class _OriginalFunctions:
-    def __getattr__(self, name):
-        return _SCIPY[name]
-
-
-_ORIGINALS = _OriginalFunctions()
+    """SciPy's own functions (see ``fastconv.scipy._originals``)."""
+    return _ORIGINALS.capture()
 
 
 def _served(in1, in2, mode) -> bool:
@@ -97,7 +74,7 @@ def convolve(in1, in2, mode="full", method="auto"):
 __all__ = ["convolve", "convolve2d", "correlate", "correlate2d"]
 
 
-
+_ORIGINALS = Originals("scipy.signal", "scipy.signal._signaltools", __all__)
 try:  # capture SciPy's public functions now, before anyone replaces them with ours
     _scipy()
 except NotImplementedError:  # no SciPy: the calls it would serve raise when made
