@@ -81,30 +81,41 @@ def _correlate(input: np.ndarray, kernel: np.ndarray, output: Any, mode: str, cv
     return result.astype(dtype, copy=False)
 
 
-def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None):
-    """``scipy.ndimage.correlate``."""
+def _fast_nd(input, weights, output, mode, origin, axes, rank: int):
+    """(result dtype, weights as float64, origins) when fastconv serves a correlate/convolve call
+    with `rank`-D weights on a 2-D image, else None."""
     weights_array = np.asarray(weights)
     dtype = _fast(input, output, mode)
-    origins = _pair(origin)
-    if (dtype is None or axes is not None or weights_array.ndim != 2 or weights_array.dtype.kind not in "biuf"
+    origins = _pair(origin) if rank == 2 else ((int(origin),) if np.ndim(origin) == 0 else None)
+    if (dtype is None or axes is not None or weights_array.ndim != rank or weights_array.dtype.kind not in "biuf"
             or 0 in weights_array.shape or not _origin_fits(weights_array.shape, origins)):
+        return None
+    return dtype, weights_array.astype(np.float64), origins
+
+
+def _axes_keyword(axes):
+    return {} if axes is None else {"axes": axes}
+
+
+def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None):
+    """``scipy.ndimage.correlate``."""
+    fast = _fast_nd(input, weights, output, mode, origin, axes, 2)
+    if fast is None:
         return _scipy().correlate(input, weights, output=output, mode=mode, cval=cval, origin=origin,
-                                  **({} if axes is None else {"axes": axes}))
-    return _correlate(input, weights_array.astype(np.float64), output, mode, cval, origins, dtype)
+                                  **_axes_keyword(axes))
+    dtype, kernel, origins = fast
+    return _correlate(input, kernel, output, mode, cval, origins, dtype)
 
 
 def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None):
     """``scipy.ndimage.convolve``: correlate with the flipped kernel, origin mirrored as SciPy does."""
-    weights_array = np.asarray(weights)
-    dtype = _fast(input, output, mode)
-    origins = _pair(origin)
-    if (dtype is None or axes is not None or weights_array.ndim != 2 or weights_array.dtype.kind not in "biuf"
-            or 0 in weights_array.shape or not _origin_fits(weights_array.shape, origins)):
+    fast = _fast_nd(input, weights, output, mode, origin, axes, 2)
+    if fast is None:
         return _scipy().convolve(input, weights, output=output, mode=mode, cval=cval, origin=origin,
-                                 **({} if axes is None else {"axes": axes}))
-    flipped = weights_array[::-1, ::-1].astype(np.float64)
-    mirrored = tuple(-o - (1 - k % 2) for o, k in zip(origins, flipped.shape))
-    return _correlate(input, flipped, output, mode, cval, mirrored, dtype)
+                                 **_axes_keyword(axes))
+    dtype, kernel, origins = fast
+    mirrored = tuple(-o - (1 - k % 2) for o, k in zip(origins, kernel.shape))
+    return _correlate(input, kernel[::-1, ::-1], output, mode, cval, mirrored, dtype)
 
 
 def _along(weights: np.ndarray, axis: int) -> np.ndarray:
@@ -154,7 +165,7 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval=0.0, origin=
     sizes = _pair(size) if np.ndim(size) <= 1 else None
     if dtype is None or axes is not None or sizes is None or min(sizes) < 1 or np.ndim(origin) != 0 or origin != 0:
         return _scipy().uniform_filter(input, size=size, output=output, mode=mode, cval=cval, origin=origin,
-                                       **({} if axes is None else {"axes": axes}))
+                                       **_axes_keyword(axes))
     return _separable(input, [np.full(s, 1.0 / s) for s in sizes], output, mode, cval, dtype)
 
 
@@ -167,7 +178,7 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval=0.0
     if dtype is None or axes is not None or radius is not None or np.any(order) or sigmas is None:
         return _scipy().gaussian_filter(input, sigma, order=order, output=output, mode=mode, cval=cval,
                                         truncate=truncate, **({} if radius is None else {"radius": radius}),
-                                        **({} if axes is None else {"axes": axes}))
+                                        **_axes_keyword(axes))
     if np.any(sigmas <= 0):  # SciPy leaves axes with sigma 0 alone; hand such calls over
         return _scipy().gaussian_filter(input, sigma, order=order, output=output, mode=mode, cval=cval,
                                         truncate=truncate)
@@ -209,7 +220,7 @@ def laplace(input, output=None, mode="reflect", cval=0.0, *, axes=None):
     dtype = _fast(input, output, mode)
     if dtype is None or axes is not None:
         return _scipy().laplace(input, output=output, mode=mode, cval=cval,
-                                **({} if axes is None else {"axes": axes}))
+                                **_axes_keyword(axes))
     # SciPy adds the per-axis results in the output dtype
     first = correlate1d(input, [1.0, -2.0, 1.0], 0, None, mode, cval).astype(dtype, copy=False)
     second = correlate1d(input, [1.0, -2.0, 1.0], 1, None, mode, cval).astype(dtype, copy=False)
@@ -224,14 +235,14 @@ def maximum_filter(input, size=None, footprint=None, output=None, mode="reflect"
                    axes=None):
     """``scipy.ndimage.maximum_filter`` (a rank filter: SciPy runs it)."""
     return _scipy().maximum_filter(input, size=size, footprint=footprint, output=output, mode=mode, cval=cval,
-                                   origin=origin, **({} if axes is None else {"axes": axes}))
+                                   origin=origin, **_axes_keyword(axes))
 
 
 def minimum_filter(input, size=None, footprint=None, output=None, mode="reflect", cval=0.0, origin=0, *,
                    axes=None):
     """``scipy.ndimage.minimum_filter`` (a rank filter: SciPy runs it)."""
     return _scipy().minimum_filter(input, size=size, footprint=footprint, output=output, mode=mode, cval=cval,
-                                   origin=origin, **({} if axes is None else {"axes": axes}))
+                                   origin=origin, **_axes_keyword(axes))
 
 
 __all__ = ["convolve", "convolve1d", "correlate", "correlate1d", "gaussian_filter", "laplace", "maximum_filter",
