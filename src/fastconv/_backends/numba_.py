@@ -78,7 +78,7 @@ def _im2col(x, cols, first_channel, channels, kh, kw, sh, sw, pad_top, pad_left,
     """cols[(c, p, q), (i - row0) * ow + j] = x[first_channel + c, i*sh - pad_top + p*dh, j*sw - pad_left + q*dw]
     (zero outside the input) for output rows i in [row0, row0 + rows)."""
     h, w = x.shape[1], x.shape[2]
-    for k in numba.prange(channels * kh * kw):
+    for k in range(channels * kh * kw):
         c = k // (kh * kw)
         p = (k // kw) % kh
         q = k % kw
@@ -182,7 +182,8 @@ class _Kernel:
 
 
 _conv2d = _Kernel(_conv2d_nchw)
-_im2col_kernel = _Kernel(_im2col)
+# serial only: it runs on the pool's Python threads, never in Numba's own thread pool
+_im2col_serial = numba.njit(nogil=True, cache=_CACHE)(_im2col)
 _COLUMNS_BUDGET = 1 << 21  # elements of im2col per GEMM: a few MB, the output rows are chunked to fit
 _max_pool2d = _Kernel(_max_pool2d_nchw)
 _avg_pool2d = _Kernel(_avg_pool2d_nchw)
@@ -237,8 +238,8 @@ def _conv2d_gemm(call: Conv2dCall, x: np.ndarray, out: np.ndarray, num_threads: 
         if cols is None:
             cols = local.cols = np.empty((reduction, rows_per_chunk * ow), dtype=x.dtype)
         columns = cols[:, : rows * ow]
-        _im2col_kernel.serial(x[n], columns, g * c_per_group, c_per_group, kh, kw, sh, sw, top, left, dh, dw,
-                              row0, rows, ow)
+        _im2col_serial(x[n], columns, g * c_per_group, c_per_group, kh, kw, sh, sw, top, left, dh, dw,
+                       row0, rows, ow)
         np.matmul(weight[g], columns, out=flat[n, g, :, row0 * ow:(row0 + rows) * ow])
 
     jobs = [(n, g, row0) for n in range(n_batch) for g in range(groups) for row0 in range(0, oh, rows_per_chunk)]
