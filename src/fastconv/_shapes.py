@@ -38,6 +38,18 @@ def same_padding(kernel: int, dilation: int) -> Tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def filter_padding(kernel_shape: Tuple[int, int], mode: str, flip: bool) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+    """filter2d's padding ((top, bottom), (left, right)) for ``mode``: none for 'valid', k - 1 on
+    each side for 'full', and for 'same' scipy.ndimage's anchor, k // 2 before for a correlation
+    and one less for a convolution's flipped kernel of even size (origin 0 in both)."""
+    if mode == "valid":
+        return ((0, 0), (0, 0))
+    if mode == "full":
+        return tuple((k - 1, k - 1) for k in kernel_shape)  # type: ignore[return-value]
+    before = [k // 2 - (1 if flip and k % 2 == 0 else 0) for k in kernel_shape]
+    return tuple((b, k - 1 - b) for b, k in zip(before, kernel_shape))  # type: ignore[return-value]
+
+
 def conv_padding(padding: Padding, kernel_size: Tuple[int, int], dilation: Tuple[int, int],
                  stride: Tuple[int, int], *, function: str = "conv2d") -> Tuple[int, int, int, int]:
     """Resolve conv2d's ``padding`` into explicit (top, bottom, left, right)."""

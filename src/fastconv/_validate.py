@@ -391,3 +391,95 @@ def pool2d_call(function: str, input: Any, kernel_size: Any, stride: Any, paddin
     return Pool2dCall(input=np.ascontiguousarray(x4), output=output, indices=indices, kernel_size=kernel,
                       stride=stride, padding=pad, dilation=dil, layout=layout,
                       count_include_pad=count_include_pad, divisor_override=divisor_override)
+
+
+# -- filter2d ---------------------------------------------------------------------------------
+
+FILTER_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.float32, np.float64))
+FILTER_MODES = ("same", "valid", "full")
+FILTER_BORDERS = ("constant", "reflect", "nearest", "mirror", "wrap")  # scipy.ndimage's names
+# aliases that do not clash with scipy's names (torch's "reflect" is scipy's "mirror": not an alias)
+_FILTER_BORDER_ALIASES = {
+    "zeros": "constant", "replicate": "nearest", "circular": "wrap",
+    "BORDER_CONSTANT": "constant", "BORDER_REPLICATE": "nearest", "BORDER_REFLECT": "reflect",
+    "BORDER_REFLECT_101": "mirror", "BORDER_REFLECT101": "mirror", "BORDER_DEFAULT": "mirror",
+    "BORDER_WRAP": "wrap", 0: "constant", 1: "nearest", 2: "reflect", 3: "wrap", 4: "mirror"}
+
+
+@dataclass
+class Filter2dCall:
+    """A validated filter2d: the image as (channels, H, W) planes and the kernel ready to correlate."""
+
+    planes: np.ndarray                                # (C, H, W), C = 1 without channel_axis
+    kernel: np.ndarray                                # float64, already flipped for a convolution
+    padding: Tuple[Tuple[int, int], Tuple[int, int]]  # (top, bottom), (left, right)
+    border: str                                       # scipy.ndimage's name
+    cval: float
+    channel_axis: Optional[int]
+    compute_dtype: np.dtype                           # the input's float dtype, float64 for integers
+    output_dtype: np.dtype
+
+
+def _filter_border(border: Any, function: str) -> str:
+    if isinstance(border, str) and border in FILTER_BORDERS:
+        return border
+    if isinstance(border, (str, int)) and not isinstance(border, bool) and border in _FILTER_BORDER_ALIASES:
+        return _FILTER_BORDER_ALIASES[border]
+    msg = (f"{function}: `border` must be one of {', '.join(map(repr, FILTER_BORDERS))} (or a torch / OpenCV "
+           f"alias: 'zeros', 'replicate', 'circular', 'BORDER_*'), got {border!r}")
+    raise ValueError(msg)
+
+
+def _filter_output_dtype(input_dtype: np.dtype, requested: Any, function: str) -> np.dtype:
+    if requested is None:
+        return input_dtype if input_dtype.kind == "f" else np.dtype(np.float32)
+    try:
+        chosen = np.dtype(requested)
+    except TypeError as error:
+        msg = f"{function}: `dtype` {requested!r} is not a NumPy dtype"
+        raise TypeError(msg) from error
+    if chosen not in FILTER_DTYPES:
+        msg = f"{function}: `dtype` must be uint8, uint16, int16, float32 or float64, got {chosen}"
+        raise TypeError(msg)
+    return chosen
+
+
+def filter2d_call(image: Any, kernel: Any, mode: Any, border: Any, cval: Any, flip: Any, channel_axis: Any,
+                  dtype: Any) -> Filter2dCall:
+    function = "filter2d"
+    array = np.asarray(image)
+    if array.dtype not in FILTER_DTYPES:
+        msg = f"{function}: `image` must be uint8, uint16, int16, float32 or float64, got dtype {array.dtype}"
+        raise TypeError(msg)
+    weights = float_array(kernel, "kernel", function, dtype=np.dtype(np.float64))
+    if weights.ndim != 2 or weights.size == 0:
+        msg = f"{function}: `kernel` must be a non-empty 2-D array, got shape {weights.shape}"
+        raise ValueError(msg)
+    mode = choice(mode, "mode", FILTER_MODES, function)
+    border = _filter_border(border, function)
+    flip = flag(flip, "flip", function)
+    if channel_axis is None:
+        if array.ndim != 2:
+            msg = f"{function}: `image` must be 2-D (H, W) without `channel_axis`, got shape {array.shape}"
+            raise ValueError(msg)
+        planes = array[np.newaxis]
+    else:
+        channel_axis = integer(channel_axis, "channel_axis", function)
+        if array.ndim != 3 or not -3 <= channel_axis < 3:
+            msg = f"{function}: with `channel_axis`={channel_axis} `image` must be 3-D, got shape {array.shape}"
+            raise ValueError(msg)
+        planes = np.moveaxis(array, channel_axis, 0)
+    output_dtype = _filter_output_dtype(array.dtype, dtype, function)
+    if min(array.shape) == 0:
+        msg = f"{function}: `image` of shape {array.shape} is empty"
+        raise ValueError(msg)
+    height, width = planes.shape[1:]
+    if mode == "valid" and (weights.shape[0] > height or weights.shape[1] > width):
+        msg = f"{function}: mode='valid' needs the kernel {weights.shape} to fit in the image ({height}, {width})"
+        raise ValueError(msg)
+    padding = _shapes.filter_padding(weights.shape, mode, flip)
+    return Filter2dCall(planes=planes, kernel=weights[::-1, ::-1] if flip else weights, padding=padding,
+                        border=border, cval=float(cval), channel_axis=channel_axis,
+                        # integer images are computed in float64: rounding and saturation see exact sums
+                        compute_dtype=array.dtype if array.dtype.kind == "f" else np.dtype(np.float64),
+                        output_dtype=output_dtype)

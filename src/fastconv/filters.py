@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple, Union
+from typing import Optional, Union
 
 import numpy as np
 
 from . import _validate
 from .conv import conv2d
 
-INPUT_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.float32, np.float64))
-OUTPUT_DTYPES = INPUT_DTYPES
-MODES = ("same", "valid", "full")
-# scipy.ndimage name -> np.pad mode
-_BORDERS = {"constant": "constant", "reflect": "symmetric", "nearest": "edge", "mirror": "reflect", "wrap": "wrap"}
-# aliases that do not clash with scipy's names (torch's "reflect" is scipy's "mirror": not an alias)
-_ALIASES = {"zeros": "constant", "replicate": "nearest", "circular": "wrap",
-            "BORDER_CONSTANT": "constant", "BORDER_REPLICATE": "nearest", "BORDER_REFLECT": "reflect",
-            "BORDER_REFLECT_101": "mirror", "BORDER_REFLECT101": "mirror", "BORDER_DEFAULT": "mirror",
-            "BORDER_WRAP": "wrap", 0: "constant", 1: "nearest", 2: "reflect", 3: "wrap", 4: "mirror"}
-
-
-def _border_name(border: Any) -> str:
-    if isinstance(border, str) and border in _BORDERS:
-        return border
-    if isinstance(border, (str, int)) and not isinstance(border, bool) and border in _ALIASES:
-        return _ALIASES[border]
-    msg = (f"filter2d: `border` must be one of {', '.join(map(repr, _BORDERS))} (or a torch / OpenCV alias: "
-           f"'zeros', 'replicate', 'circular', 'BORDER_*'), got {border!r}")
-    raise ValueError(msg)
+# scipy.ndimage border name -> np.pad mode
+_NUMPY_PAD_MODE = {"constant": "constant", "reflect": "symmetric", "nearest": "edge", "mirror": "reflect",
+                   "wrap": "wrap"}
 
 
 def filter2d(image: np.ndarray, kernel: np.ndarray, *, mode: str = "same", border: Union[str, int] = "constant",
@@ -78,77 +61,19 @@ def filter2d(image: np.ndarray, kernel: np.ndarray, *, mode: str = "same", borde
            [ 7,  9, 10, 12],
            [15, 17, 18, 20]], dtype=uint8)
     """
-    function = "filter2d"
-    array = np.asarray(image)
-    if array.dtype not in INPUT_DTYPES:
-        msg = f"{function}: `image` must be uint8, uint16, int16, float32 or float64, got dtype {array.dtype}"
-        raise TypeError(msg)
-    weights = _validate.float_array(kernel, "kernel", function, dtype=np.dtype(np.float64))
-    if weights.ndim != 2 or weights.size == 0:
-        msg = f"{function}: `kernel` must be a non-empty 2-D array, got shape {weights.shape}"
-        raise ValueError(msg)
-    mode = _validate.choice(mode, "mode", MODES, function)
-    border = _border_name(border)
-    flip = _validate.flag(flip, "flip", function)
-    if channel_axis is None:
-        if array.ndim != 2:
-            msg = f"{function}: `image` must be 2-D (H, W) without `channel_axis`, got shape {array.shape}"
-            raise ValueError(msg)
-        planes = array[np.newaxis]
-    else:
-        axis = _validate.integer(channel_axis, "channel_axis", function)
-        if array.ndim != 3 or not -3 <= axis < 3:
-            msg = f"{function}: with `channel_axis`={channel_axis} `image` must be 3-D, got shape {array.shape}"
-            raise ValueError(msg)
-        planes = np.moveaxis(array, axis, 0)
-    out_dtype = _output_dtype(array.dtype, dtype, function)
-    if min(array.shape) == 0:
-        msg = f"{function}: `image` of shape {array.shape} is empty"
-        raise ValueError(msg)
-    kh, kw = weights.shape
-    height, width = planes.shape[1:]
-    if flip:
-        weights = weights[::-1, ::-1]
-    if mode == "valid":
-        if kh > height or kw > width:
-            msg = f"{function}: mode='valid' needs the kernel {weights.shape} to fit in the image ({height}, {width})"
-            raise ValueError(msg)
-        pads: Tuple[Tuple[int, int], Tuple[int, int]] = ((0, 0), (0, 0))
-    elif mode == "full":
-        pads = ((kh - 1, kh - 1), (kw - 1, kw - 1))
-    else:  # scipy.ndimage's anchor: k // 2 for correlate; convolve's flipped kernel one before for even k
-        before = [k // 2 - (1 if flip and k % 2 == 0 else 0) for k in (kh, kw)]
-        pads = ((before[0], kh - 1 - before[0]), (before[1], kw - 1 - before[1]))
-    # integer images are computed in float64, so rounding and saturation see the exact sums
-    compute = array.dtype if array.dtype.kind == "f" else np.dtype(np.float64)
-    padded = planes.astype(compute, copy=False)
-    if any(p for pair in pads for p in pair):
-        extra = {"constant_values": cval} if border == "constant" else {}
-        padded = np.pad(padded, ((0, 0), *pads), mode=_BORDERS[border], **extra)
-    result = conv2d(padded[:, np.newaxis], np.ascontiguousarray(weights, dtype=compute)[np.newaxis, np.newaxis],
-                    backend=backend)[:, 0]
-    if channel_axis is not None:
-        result = np.moveaxis(result, 0, channel_axis)
-    else:
-        result = result[0]
-    return _cast(result, out_dtype)
-
-
-def _output_dtype(input_dtype: np.dtype, requested: Any, function: str) -> np.dtype:
-    if requested is None:
-        return input_dtype if input_dtype.kind == "f" else np.dtype(np.float32)
-    try:
-        chosen = np.dtype(requested)
-    except TypeError as error:
-        msg = f"{function}: `dtype` {requested!r} is not a NumPy dtype"
-        raise TypeError(msg) from error
-    if chosen not in OUTPUT_DTYPES:
-        msg = f"{function}: `dtype` must be uint8, uint16, int16, float32 or float64, got {chosen}"
-        raise TypeError(msg)
-    return chosen
+    call = _validate.filter2d_call(image, kernel, mode, border, cval, flip, channel_axis, dtype)
+    planes = call.planes.astype(call.compute_dtype, copy=False)
+    if any(p for pair in call.padding for p in pair):
+        extra = {"constant_values": call.cval} if call.border == "constant" else {}
+        planes = np.pad(planes, ((0, 0), *call.padding), mode=_NUMPY_PAD_MODE[call.border], **extra)
+    weights = np.ascontiguousarray(call.kernel, dtype=call.compute_dtype)[np.newaxis, np.newaxis]
+    result = conv2d(planes[:, np.newaxis], weights, backend=backend)[:, 0]
+    result = result[0] if call.channel_axis is None else np.moveaxis(result, 0, call.channel_axis)
+    return _cast(result, call.output_dtype)
 
 
 def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float results as they are; integer ones rounded half to even and saturated."""
     if dtype.kind == "f":
         return values.astype(dtype, copy=False)
     info = np.iinfo(dtype)
