@@ -81,18 +81,24 @@ int choose_block_rows(int64_t out_per_group) {
     return best;
 }
 
-// The implicit GEMM reads input (ic, oh*sh + kh*dh - pad_top, ow*sw + kw*dw - pad_left) as
-// packed[ic][phase][oh + a][ow + b] with phase = (kh*dh % sh, kw*dw % sw), a = kh*dh / sh,
-// b = kw*dw / sw: splitting each padded channel into its sh x sw stride phases makes every
-// reduction step a contiguous run over the output positions (row pitch = phase width).
+// Input rows and columns the output reads, from the first padded cell: (out - 1) * stride +
+// the dilated kernel.
+template <typename T>
+int64_t rows_read(const Conv2dArgs<T>& a) {
+    return (a.out_height - 1) * a.stride_h + (a.kernel_height - 1) * a.dilation_h + 1;
+}
+
+template <typename T>
+int64_t cols_read(const Conv2dArgs<T>& a) {
+    return (a.out_width - 1) * a.stride_w + (a.kernel_width - 1) * a.dilation_w + 1;
+}
+
 // The packed layout of an input channel for this convolution: zero padding and stride phases,
 // rows long enough for every output row's reach, slack after each plane for the kernels' tiles.
 // `in_place`: the caller's NCHW planes as they are (stride 1, no padding read).
 template <typename T>
 PackGeometry pack_geometry(const Conv2dArgs<T>& a, bool in_place) {
     const int64_t sh = a.stride_h, sw = a.stride_w;
-    const int64_t rows_read = (a.out_height - 1) * sh + (a.kernel_height - 1) * a.dilation_h + 1;
-    const int64_t cols_read = (a.out_width - 1) * sw + (a.kernel_width - 1) * a.dilation_w + 1;
     PackGeometry g;
     g.in_channels = a.in_channels;
     g.in_height = a.in_height;
@@ -102,8 +108,8 @@ PackGeometry pack_geometry(const Conv2dArgs<T>& a, bool in_place) {
     g.pad_top = a.pad_top;
     g.pad_left = a.pad_left;
     g.nhwc = a.nhwc;
-    g.phase_rows = (rows_read + sh - 1) / sh;
-    g.pitch = in_place ? a.in_width : (cols_read + sw - 1) / sw;
+    g.phase_rows = (rows_read(a) + sh - 1) / sh;
+    g.pitch = in_place ? a.in_width : (cols_read(a) + sw - 1) / sw;
     const int64_t max_a = (a.kernel_height - 1) * a.dilation_h / sh;
     const int64_t max_b = (a.kernel_width - 1) * a.dilation_w / sw;
     g.plane = in_place ? a.in_height * a.in_width
@@ -123,12 +129,14 @@ int64_t tap_offset(const Conv2dArgs<T>& a, const PackGeometry& g, int64_t kh, in
 // Stride 1 without padding: the caller's NCHW input can be read as it is, no packing.
 template <typename T>
 bool reads_in_place(const Conv2dArgs<T>& a) {
-    const int64_t rows_read = (a.out_height - 1) * a.stride_h + (a.kernel_height - 1) * a.dilation_h + 1;
-    const int64_t cols_read = (a.out_width - 1) * a.stride_w + (a.kernel_width - 1) * a.dilation_w + 1;
     return !a.nhwc && a.stride_h == 1 && a.stride_w == 1 && a.pad_top == 0 && a.pad_left == 0 &&
-           rows_read <= a.in_height && cols_read <= a.in_width;
+           rows_read(a) <= a.in_height && cols_read(a) <= a.in_width;
 }
 
+// The implicit GEMM reads input (ic, oh*sh + kh*dh - pad_top, ow*sw + kw*dw - pad_left) as
+// packed[ic][phase][oh + a][ow + b] with phase = (kh*dh % sh, kw*dw % sw), a = kh*dh / sh,
+// b = kw*dw / sw: splitting each padded channel into its sh x sw stride phases makes every
+// reduction step a contiguous run over the output positions (row pitch = phase width).
 template <typename T>
 void conv2d_igemm(const Conv2dArgs<T>& a) {
     const int64_t sh = a.stride_h, sw = a.stride_w;
