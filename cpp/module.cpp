@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "conv2d.hpp"
 #include "dispatch.hpp"
@@ -171,6 +172,94 @@ void avg_pool2d(const Array<T>& input, Array<T>& output, Pair kernel, Pair strid
         fastconv::kernels().avg_pool2d_f64(a);
 }
 
+fastconv::ElementType element_type(const py::dtype& dtype, const char* what) {
+    const char kind = dtype.kind();
+    const auto size = dtype.itemsize();
+    if (kind == 'u' && size == 1) return fastconv::ElementType::uint8;
+    if (kind == 'u' && size == 2) return fastconv::ElementType::uint16;
+    if (kind == 'i' && size == 2) return fastconv::ElementType::int16;
+    if (kind == 'f' && size == 4) return fastconv::ElementType::float32;
+    if (kind == 'f' && size == 8) return fastconv::ElementType::float64;
+    throw std::invalid_argument(std::string("filter2d: unsupported dtype for ") + what);
+}
+
+template <typename T>
+void filter2d_as(const py::array& input, py::array& output, const Array<double>& kernel,
+                 const std::optional<Array<double>>& row_taps, const std::optional<Array<double>>& column_taps,
+                 Pair pad_top_left, int border, double cval, double round_margin, int num_threads) {
+    fastconv::Filter2dArgs<T> a;
+    a.input_type = element_type(input.dtype(), "input");
+    a.output_type = element_type(output.dtype(), "output");
+    const auto itemsize = input.itemsize();
+    int64_t strides[4];
+    for (int d = 0; d < 4; ++d) {
+        require(input.strides(d) % itemsize == 0, "filter2d: input strides must be whole elements");
+        strides[d] = input.strides(d) / itemsize;
+    }
+    a.planes = input.shape(0);
+    a.height = input.shape(1);
+    a.width = input.shape(2);
+    a.channels = input.shape(3);
+    a.plane_stride = strides[0];
+    a.row_stride = strides[1];
+    a.column_stride = strides[2];
+    a.channel_stride = strides[3];
+    a.out_height = output.shape(1);
+    a.out_width = output.shape(2);
+    require(output.shape(0) == a.planes && output.shape(3) == a.channels,
+            "filter2d: output planes/channels differ from the input's");
+    a.kernel_height = kernel.shape(0);
+    a.kernel_width = kernel.shape(1);
+    require(a.height > 0 && a.width > 0 && a.channels > 0 && a.out_height > 0 && a.out_width > 0,
+            "filter2d: empty image or output");
+    require(a.kernel_height > 0 && a.kernel_width > 0, "filter2d: empty kernel");
+    require(pad_top_left[0] >= 0 && pad_top_left[1] >= 0, "filter2d: padding must be non-negative");
+    require(border >= 0 && border <= 4, "filter2d: unknown border");
+    require(row_taps.has_value() == column_taps.has_value(), "filter2d: separable taps come in pairs");
+    std::vector<T> taps(kernel.data(), kernel.data() + kernel.size());
+    std::vector<T> rows, columns;
+    if (row_taps) {
+        require(row_taps->ndim() == 1 && row_taps->shape(0) == a.kernel_width && column_taps->ndim() == 1 &&
+                    column_taps->shape(0) == a.kernel_height,
+                "filter2d: separable taps do not match the kernel");
+        rows.assign(row_taps->data(), row_taps->data() + a.kernel_width);
+        columns.assign(column_taps->data(), column_taps->data() + a.kernel_height);
+        a.row_taps = rows.data();
+        a.column_taps = columns.data();
+    }
+    a.input = input.data();
+    a.output = output.mutable_data();
+    a.kernel = taps.data();
+    a.kernel_f64 = kernel.data();
+    a.round_margin = round_margin;
+    a.pad_top = pad_top_left[0];
+    a.pad_left = pad_top_left[1];
+    a.border = static_cast<fastconv::Border>(border);
+    a.cval = static_cast<T>(cval);
+    a.num_threads = num_threads < 1 ? 1 : num_threads;
+    py::gil_scoped_release release;
+    if constexpr (std::is_same_v<T, float>)
+        fastconv::kernels().filter2d_f32(a);
+    else
+        fastconv::kernels().filter2d_f64(a);
+}
+
+// Correlate each (H, W, C) plane of `input` (4-D: planes, H, W, interleaved channels; any
+// strides) with `kernel` into the C-contiguous `output`, summing in float or double.
+void filter2d(const py::array& input, py::array& output, const Array<double>& kernel,
+              const std::optional<Array<double>>& row_taps, const std::optional<Array<double>>& column_taps,
+              Pair pad_top_left, int border, double cval, bool double_precision, double round_margin,
+              int num_threads) {
+    require(input.ndim() == 4 && output.ndim() == 4 && kernel.ndim() == 2, "filter2d: input/output 4-D, kernel 2-D");
+    require(output.writeable() && (output.flags() & py::array::c_style), "filter2d: output must be C-contiguous and writeable");
+    if (double_precision)
+        filter2d_as<double>(input, output, kernel, row_taps, column_taps, pad_top_left, border, cval, round_margin,
+                            num_threads);
+    else
+        filter2d_as<float>(input, output, kernel, row_taps, column_taps, pad_top_left, border, cval, round_margin,
+                           num_threads);
+}
+
 template <typename T>
 void bind_dtype(py::module_& m) {
     m.def("conv2d", &conv2d<T>, py::arg("input").noconvert(), py::arg("weight").noconvert(),
@@ -191,6 +280,10 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "fastconv compiled kernels (C++17, runtime SIMD dispatch, OpenMP). Private: use fastconv.";
     bind_dtype<float>(m);
     bind_dtype<double>(m);
+    m.def("filter2d", &filter2d, py::arg("input"), py::arg("output"), py::arg("kernel").noconvert(),
+          py::arg("row_taps").noconvert().none(true), py::arg("column_taps").noconvert().none(true),
+          py::arg("pad_top_left"), py::arg("border"), py::arg("cval"), py::arg("double_precision"),
+          py::arg("round_margin"), py::arg("num_threads"));
     m.def("simd_level", [] { return std::string(fastconv::kernels().isa); },
           "The SIMD level of the active kernel table.");
     m.def("simd_levels", &fastconv::supported_simd_levels,

@@ -81,6 +81,89 @@ def test_integer_output_rounds_and_saturates(out):
     np.testing.assert_array_equal(fastconv.filter2d(image, kernel, border="reflect", dtype=out), expected)
 
 
+ALGORITHMS = ["direct", "separable", "fft"]
+
+
+def _random_filter_case(rng):
+    """A random image (dtype, channel layout, strides) and call options, with a rank-1 kernel so
+    that every algorithm applies, sometimes larger than the image (borders read periodically)."""
+    in_dtype = INPUTS[int(rng.integers(len(INPUTS)))]
+    height, width = (int(v) for v in rng.integers(1, 23, 2))
+    kh, kw = (int(v) for v in rng.integers(1, 8, 2))
+    channel_axis = [None, 0, 1, 2, -1][int(rng.integers(5))]
+    shape = (height, width)
+    if channel_axis is not None:
+        shape = list(shape)
+        shape.insert(channel_axis % 3, int(rng.integers(1, 5)))
+    image = _image(rng, in_dtype, tuple(shape))
+    if rng.integers(3) == 0:  # a strided view, reversed along one axis
+        image = np.repeat(image, 2, axis=0)[::-2]
+    kernel = np.outer(rng.standard_normal(kh), rng.standard_normal(kw))
+    mode = ["same", "same", "valid", "full"][int(rng.integers(4))]
+    if mode == "valid" and (kh > image.shape[0] or kw > image.shape[1] or channel_axis is not None):
+        mode = "full"
+    out_dtype = [None, None, np.uint8, np.int16, np.uint16, np.float64, np.float32][int(rng.integers(7))]
+    options = dict(mode=mode, border=BORDERS[int(rng.integers(len(BORDERS)))], flip=bool(rng.integers(2)),
+                   cval=float(rng.integers(-3, 300)) if rng.integers(2) else 0.0, channel_axis=channel_axis,
+                   dtype=out_dtype)
+    return image, kernel, options
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("seed", range(40))
+def test_every_algorithm_matches_the_reference(fast_backend, algorithm, seed):
+    image, kernel, options = _random_filter_case(np.random.default_rng(500 + seed))
+    expected = fastconv.filter2d(image, kernel, **options, backend="reference")
+    actual = fastconv.filter2d(image, kernel, **options, algorithm=algorithm, backend=fast_backend)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    if expected.dtype.kind == "f":
+        precise = image.dtype == np.float64 or expected.dtype == np.float64
+        assert_close(actual, expected, np.float64 if precise and algorithm != "fft" else np.float32)
+    else:
+        # integer results: the correctly rounded sum, whatever the path
+        np.testing.assert_array_equal(actual, expected)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("kernel", [np.full((1, 5), 0.1), np.full((3, 3), 1 / 9), np.full((2, 2), 0.25),
+                                    np.array([[0.5, 0.5]])])
+@pytest.mark.parametrize("image_dtype", [np.uint8, np.float64])
+def test_integer_rounding_of_near_ties(fast_backend, algorithm, kernel, image_dtype):
+    """Sums exactly at or within float32's (or float64's) error of x.5 round as the reference's do."""
+    rng = np.random.default_rng(11)
+    image = rng.integers(0, 256, (40, 70)).astype(image_dtype)
+    expected = fastconv.filter2d(image, kernel, border="nearest", dtype=np.uint8, backend="reference")
+    actual = fastconv.filter2d(image, kernel, border="nearest", dtype=np.uint8, algorithm=algorithm,
+                               backend=fast_backend)
+    np.testing.assert_array_equal(actual, expected)
+
+
+def test_integer_nan_and_saturation(fast_backend):
+    image = np.array([[np.nan, 1e6, -1e6, 2.5, 3.5, -0.5]], dtype=np.float32)
+    actual = fastconv.filter2d(image, np.ones((1, 1)), dtype=np.uint8, backend=fast_backend)
+    np.testing.assert_array_equal(actual, [[0, 255, 0, 2, 4, 0]])
+    actual = fastconv.filter2d(image, np.ones((1, 1)), dtype=np.int16, backend=fast_backend)
+    np.testing.assert_array_equal(actual, [[0, 32767, -32768, 2, 4, 0]])
+
+
+def test_separable_needs_a_rank_one_kernel():
+    with pytest.raises(ValueError, match="rank 1"):
+        fastconv.filter2d(np.ones((5, 5)), np.eye(3), algorithm="separable")
+    with pytest.raises(ValueError, match="algorithm"):
+        fastconv.filter2d(np.ones((5, 5)), np.eye(3), algorithm="winograd")
+
+
+def test_large_images_run_in_bands_and_threads(fast_backend, restore_threads):
+    rng = np.random.default_rng(12)
+    image = rng.standard_normal((300, 257, 3)).astype(np.float32)
+    kernel = rng.standard_normal((5, 4))
+    expected = fastconv.filter2d(image, kernel, border="wrap", channel_axis=-1, backend="reference")
+    for threads in (1, 2, 3):
+        fastconv.set_num_threads(threads)
+        assert_close(fastconv.filter2d(image, kernel, border="wrap", channel_axis=-1, backend=fast_backend),
+                     expected, np.float32)
+
+
 def test_aliases():
     rng = np.random.default_rng(9)
     image = rng.standard_normal((8, 7))

@@ -24,7 +24,7 @@ def simd_level(request):
 
 def test_every_kernel_compiled_for_every_level():
     names = _core.kernels()
-    for kernel in ("conv2d_f32_direct", "conv2d_f64_direct", "max_pool2d_f32", "avg_pool2d_f64"):
+    for kernel in ("conv2d_f32_direct", "conv2d_f64_direct", "max_pool2d_f32", "avg_pool2d_f64", "filter2d_f32"):
         assert f"{kernel}_scalar" in names
     assert "scalar" in LEVELS and LEVELS[0] == "scalar"
 
@@ -172,3 +172,22 @@ def test_reads_stop_at_the_input_end(simd_level, dtype, shape, kernel, kwargs):
     weight = rng.standard_normal(kernel).astype(dtype)
     out = fastconv.conv2d(guarded, weight, **kwargs, backend="cpp")  # a read past the end would crash here
     assert_close(out, fastconv.conv2d(values, weight, **kwargs, backend="reference"), dtype)
+
+
+@pytest.mark.parametrize("algorithm", ["direct", "separable"])
+@pytest.mark.parametrize("seed", range(12))
+def test_filter2d_at_every_level(simd_level, algorithm, seed):
+    rng = np.random.default_rng(5000 + seed)
+    dtype = [np.uint8, np.float32, np.float64][seed % 3]
+    channels = [1, 3][seed % 2]
+    shape = (int(rng.integers(1, 40)), int(rng.integers(1, 90)), channels)
+    image = (rng.integers(0, 256, shape) if dtype == np.uint8 else rng.standard_normal(shape)).astype(dtype)
+    kernel = np.outer(rng.standard_normal(int(rng.integers(1, 7))), rng.standard_normal(int(rng.integers(1, 7))))
+    kwargs = dict(border=["constant", "reflect", "nearest", "mirror", "wrap"][seed % 5], cval=0.5,
+                  channel_axis=-1, dtype=[None, np.uint8, np.int16, np.uint16][seed % 4 if dtype == np.uint8 else 0])
+    expected = fastconv.filter2d(image, kernel, **kwargs, backend="reference")
+    actual = fastconv.filter2d(image, kernel, **kwargs, algorithm=algorithm, backend="cpp")
+    if expected.dtype.kind == "f":
+        assert_close(actual, expected, np.float64 if dtype == np.float64 else np.float32)
+    else:
+        np.testing.assert_array_equal(actual, expected)

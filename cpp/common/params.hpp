@@ -105,4 +105,38 @@ struct Pool2dArgs {
     int num_threads = 1;
 };
 
+// filter2d's element types: the image's, and the result's.
+enum class ElementType : int { uint8 = 0, uint16 = 1, int16 = 2, float32 = 3, float64 = 4 };
+// What lies beyond the image's edge (scipy.ndimage's names).
+enum class Border : int { constant = 0, reflect = 1, nearest = 2, mirror = 3, wrap = 4 };
+
+// filter2d: a correlation of each plane of the image with one 2-D kernel, computed in T (float
+// for float32 and integer images, double for float64), borders read through Border. Channels
+// interleaved in a row (an (H, W, C) image) are filtered in place: tap (r, c) of output element
+// (y, x, ch) reads input (y + r - pad_top, x + c - pad_left, ch).
+template <typename T>
+struct Filter2dArgs {
+    const void* input = nullptr;
+    ElementType input_type = ElementType::float32;
+    int64_t planes = 1, height = 0, width = 0, channels = 1;
+    // Strides of the input in elements (any sign; NumPy views need not be contiguous).
+    int64_t plane_stride = 0, row_stride = 0, column_stride = 0, channel_stride = 0;
+    void* output = nullptr;             // C-contiguous (planes, out_height, out_width, channels)
+    ElementType output_type = ElementType::float32;
+    int64_t out_height = 0, out_width = 0;
+    int64_t kernel_height = 1, kernel_width = 1;
+    int64_t pad_top = 0, pad_left = 0;  // bottom/right padding is implied by the output size
+    Border border = Border::constant;
+    T cval = 0;
+    const T* kernel = nullptr;          // (KH, KW), correlation order
+    // Separable kernels (kernel == outer(column_taps, row_taps)): two 1-D passes instead.
+    const T* row_taps = nullptr;        // [KW], or null for the direct path
+    const T* column_taps = nullptr;     // [KH]
+    // Integer results: a sum within round_margin of a rounding boundary (x.5) is summed again in
+    // double from kernel_f64, so that the rounding is that of the exact sum, not of T's error.
+    const double* kernel_f64 = nullptr;
+    double round_margin = 0;
+    int num_threads = 1;
+};
+
 }  // namespace fastconv

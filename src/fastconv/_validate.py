@@ -406,18 +406,31 @@ _FILTER_BORDER_ALIASES = {
     "BORDER_WRAP": "wrap", 0: "constant", 1: "nearest", 2: "reflect", 3: "wrap", 4: "mirror"}
 
 
+FILTER_ALGORITHMS = ("auto", "direct", "separable", "fft")
+
+
 @dataclass
 class Filter2dCall:
-    """A validated filter2d: the image as (channels, H, W) planes and the kernel ready to correlate."""
+    """A validated filter2d: the image as (planes, H, W, channels) and where its result goes.
 
-    planes: np.ndarray                                # (C, H, W), C = 1 without channel_axis
-    kernel: np.ndarray                                # float64, already flipped for a convolution
+    A channels-last image keeps its channels interleaved (planes = 1, channels = C); a
+    channels-first (or middle) one is C planes of one channel; a plain image is one of each.
+    """
+
+    image: np.ndarray                                 # (planes, H, W, channels), a view of the caller's array
+    output: np.ndarray                                # (planes, out_H, out_W, channels), C-contiguous, output_dtype
+    result: np.ndarray                                # what filter2d returns: a view of `output`
+    kernel: np.ndarray                                # float64, correlation order (flipped for a convolution)
     padding: Tuple[Tuple[int, int], Tuple[int, int]]  # (top, bottom), (left, right)
     border: str                                       # scipy.ndimage's name
     cval: float
-    channel_axis: Optional[int]
-    compute_dtype: np.dtype                           # the input's float dtype, float64 for integers
     output_dtype: np.dtype
+    algorithm: str                                    # as asked: auto, direct, separable or fft
+    compute_dtype: np.dtype                           # what the sums are computed in (see _filter_precision)
+    round_margin: float                               # see _filter_precision
+    # kernel == outer(column_taps, row_taps) when the kernel has rank 1 (float64), else None
+    column_taps: Optional[np.ndarray] = None
+    row_taps: Optional[np.ndarray] = None
 
 
 def _filter_border(border: Any, function: str) -> str:
@@ -444,8 +457,54 @@ def _filter_output_dtype(input_dtype: np.dtype, requested: Any, function: str) -
     return chosen
 
 
+def separable_factors(kernel: np.ndarray, tolerance: float) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """(column_taps, row_taps) with outer(column_taps, row_taps) equal to ``kernel`` within
+    ``tolerance`` times its largest entry, or None if the kernel is not of rank 1. Split at the
+    largest entry, so that kernels of small integers and powers of two split exactly."""
+    i, j = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
+    pivot = kernel[i, j]
+    if pivot == 0 or not np.isfinite(kernel).all():
+        return None
+    column_taps, row_taps = kernel[:, j] / pivot, kernel[i, :].copy()
+    if np.abs(np.outer(column_taps, row_taps) - kernel).max() > tolerance * abs(pivot):
+        return None
+    return column_taps, row_taps
+
+
+def _filter_precision(image: np.ndarray, output_dtype: np.dtype, kernel: np.ndarray,
+                      cval: float) -> Tuple[np.dtype, float]:
+    """The dtype the sums are computed in, and for integer results the round margin.
+
+    float64 when the image or the result is float64, or a float image gives an integer result;
+    float32 otherwise (float32 images; integer images, whose values float32 holds exactly).
+    Integer results come with a bound on the sums' error in that dtype (the kernel rounded, then
+    KH * KW + KH + KW products and sums, times two): the kernels sum again, in double and in the
+    reference backend's order, every value within that distance of x.5, so that the rounding is
+    the reference's whatever the path (FMA, separable passes). Where the float32 bound is not small
+    (large kernels on 16-bit images) the sums are made in float64.
+    """
+    float32, float64 = np.dtype(np.float32), np.dtype(np.float64)
+    input_dtype = image.dtype
+    if output_dtype.kind == "f":
+        return (float64 if float64 in (input_dtype, output_dtype) else float32), 0.0
+    if input_dtype.kind == "f":
+        magnitudes = np.abs(image)
+        largest = float(magnitudes.max())
+        if not np.isfinite(largest):
+            largest = float(np.max(magnitudes, where=np.isfinite(magnitudes), initial=0.0))
+    else:
+        info = np.iinfo(input_dtype)
+        largest = max(-float(info.min), float(info.max))
+    largest = max(largest, abs(cval))
+    operations = kernel.size + sum(kernel.shape) + 4
+    scale = 2.0 * operations * float(np.abs(kernel).sum()) * largest
+    if input_dtype.kind != "f" and scale * 2.0 ** -24 < 0.05:
+        return float32, scale * 2.0 ** -24
+    return float64, scale * 2.0 ** -53
+
+
 def filter2d_call(image: Any, kernel: Any, mode: Any, border: Any, cval: Any, flip: Any, channel_axis: Any,
-                  dtype: Any) -> Filter2dCall:
+                  dtype: Any, algorithm: Any = "auto") -> Filter2dCall:
     function = "filter2d"
     array = np.asarray(image)
     if array.dtype not in FILTER_DTYPES:
@@ -458,28 +517,57 @@ def filter2d_call(image: Any, kernel: Any, mode: Any, border: Any, cval: Any, fl
     mode = choice(mode, "mode", FILTER_MODES, function)
     border = _filter_border(border, function)
     flip = flag(flip, "flip", function)
+    algorithm = choice(algorithm, "algorithm", FILTER_ALGORITHMS, function)
+    try:
+        cval = float(cval)
+    except (TypeError, ValueError) as error:
+        msg = f"{function}: `cval` must be a real number, got {cval!r}"
+        raise TypeError(msg) from error
     if channel_axis is None:
         if array.ndim != 2:
             msg = f"{function}: `image` must be 2-D (H, W) without `channel_axis`, got shape {array.shape}"
             raise ValueError(msg)
-        planes = array[np.newaxis]
+        image4 = array[np.newaxis, :, :, np.newaxis]
     else:
         channel_axis = integer(channel_axis, "channel_axis", function)
         if array.ndim != 3 or not -3 <= channel_axis < 3:
             msg = f"{function}: with `channel_axis`={channel_axis} `image` must be 3-D, got shape {array.shape}"
             raise ValueError(msg)
-        planes = np.moveaxis(array, channel_axis, 0)
+        channel_axis %= 3
+        # channels last stay interleaved in each row; otherwise each channel is a plane
+        image4 = array[np.newaxis] if channel_axis == 2 else np.moveaxis(array, channel_axis, 0)[..., np.newaxis]
     output_dtype = _filter_output_dtype(array.dtype, dtype, function)
     if min(array.shape) == 0:
         msg = f"{function}: `image` of shape {array.shape} is empty"
         raise ValueError(msg)
-    height, width = planes.shape[1:]
+    planes, height, width, channels = image4.shape
     if mode == "valid" and (weights.shape[0] > height or weights.shape[1] > width):
         msg = f"{function}: mode='valid' needs the kernel {weights.shape} to fit in the image ({height}, {width})"
         raise ValueError(msg)
     padding = _shapes.filter_padding(weights.shape, mode, flip)
-    return Filter2dCall(planes=planes, kernel=weights[::-1, ::-1] if flip else weights, padding=padding,
-                        border=border, cval=float(cval), channel_axis=channel_axis,
-                        # integer images are computed in float64: rounding and saturation see exact sums
-                        compute_dtype=array.dtype if array.dtype.kind == "f" else np.dtype(np.float64),
-                        output_dtype=output_dtype)
+    if flip:
+        weights = weights[::-1, ::-1]
+    out_height = height + sum(padding[0]) - weights.shape[0] + 1
+    out_width = width + sum(padding[1]) - weights.shape[1] + 1
+    shape = (planes, out_height, out_width, channels)
+    check_bytes(shape, output_dtype, "result", function)
+    check_bytes((weights.shape[0], width + sum(padding[1]), channels), np.dtype(np.float64), "padded rows", function)
+    factors = None
+    if algorithm in ("auto", "separable"):
+        factors = separable_factors(weights, 1e-13)
+        if factors is None and algorithm == "separable":
+            msg = f"{function}: algorithm='separable' needs a kernel of rank 1 (an outer product), got {weights.shape}"
+            raise ValueError(msg)
+    compute_dtype, round_margin = _filter_precision(array, output_dtype, weights, cval)
+    output = np.empty(shape, dtype=output_dtype)
+    if channel_axis is None:
+        result = output[0, :, :, 0]
+    elif channel_axis == 2:
+        result = output[0]
+    else:
+        result = np.moveaxis(output[..., 0], 0, channel_axis)
+    return Filter2dCall(image=image4, output=output, result=result, kernel=np.ascontiguousarray(weights),
+                        padding=padding, border=border, cval=cval, output_dtype=output_dtype, algorithm=algorithm,
+                        compute_dtype=compute_dtype, round_margin=round_margin,
+                        column_taps=None if factors is None else factors[0],
+                        row_taps=None if factors is None else factors[1])

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional, Union
 
 import numpy as np
 
-from . import _validate
-from .conv import conv2d
+from . import _dispatch, _fft_filter, _validate
 
-# scipy.ndimage border name -> np.pad mode
-_NUMPY_PAD_MODE = {"constant": "constant", "reflect": "symmetric", "nearest": "edge", "mirror": "reflect",
-                   "wrap": "wrap"}
+
+# Measured rules for algorithm="auto" (cpp backend, `python benchmarks/filter_rules.py`): the
+# separable passes from this many taps on, the FFT from this many taps on for other kernels.
+_SEPARABLE_MIN_TAPS = 9
+_FFT_MIN_TAPS = 1600
 
 
 def filter2d(image: np.ndarray, kernel: np.ndarray, *, mode: str = "same", border: Union[str, int] = "constant",
              cval: float = 0.0, flip: bool = False, channel_axis: Optional[int] = None, dtype=None,
-             backend: Optional[str] = None) -> np.ndarray:
+             algorithm: str = "auto", backend: Optional[str] = None) -> np.ndarray:
     """Correlate (or, with ``flip``, convolve) an image with a 2-D kernel.
 
     Parameters
@@ -43,12 +45,22 @@ def filter2d(image: np.ndarray, kernel: np.ndarray, *, mode: str = "same", borde
         The axis of a multi-channel image's channels.
     dtype : optional
         The result's dtype. Default: the input's for float input, float32 for integer input. An
-        integer dtype rounds to nearest (half to even) and saturates.
+        integer dtype rounds to nearest (half to even) and saturates; NaN gives 0.
+    algorithm : {'auto', 'direct', 'separable', 'fft'}
+        ``direct``: every tap of every pixel, the border read row by row (no padded copy of the
+        image); ``separable``: for a kernel of rank 1 (box, Gaussian, Sobel, ...: detected
+        numerically), a horizontal and a vertical 1-D pass, KH + KW taps a pixel instead of
+        KH * KW; ``fft``: the padded image and the kernel multiplied in Fourier space
+        (scipy.fft, else numpy.fft; float64). ``auto`` picks by measured rules: separable
+        whenever the kernel allows it, FFT for large other kernels (the reference backend
+        always sums directly).
     backend : str, optional
 
     Returns
     -------
     ndarray
+        float32 and integer images are summed in float32 (integer results that land within the
+        float32 error of x.5 are summed again in double), float64 ones in float64.
 
     Examples
     --------
@@ -61,20 +73,23 @@ def filter2d(image: np.ndarray, kernel: np.ndarray, *, mode: str = "same", borde
            [ 7,  9, 10, 12],
            [15, 17, 18, 20]], dtype=uint8)
     """
-    call = _validate.filter2d_call(image, kernel, mode, border, cval, flip, channel_axis, dtype)
-    planes = call.planes.astype(call.compute_dtype, copy=False)
-    if any(p for pair in call.padding for p in pair):
-        extra = {"constant_values": call.cval} if call.border == "constant" else {}
-        planes = np.pad(planes, ((0, 0), *call.padding), mode=_NUMPY_PAD_MODE[call.border], **extra)
-    weights = np.ascontiguousarray(call.kernel, dtype=call.compute_dtype)[np.newaxis, np.newaxis]
-    result = conv2d(planes[:, np.newaxis], weights, backend=backend)[:, 0]
-    result = result[0] if call.channel_axis is None else np.moveaxis(result, 0, call.channel_axis)
-    return _cast(result, call.output_dtype)
+    call = _validate.filter2d_call(image, kernel, mode, border, cval, flip, channel_axis, dtype, algorithm)
+    module = _dispatch.resolve(backend, "filter2d")
+    chosen = _choose_algorithm(call, module.__name__.rsplit(".", 1)[-1])
+    threads = _dispatch.get_num_threads()
+    if chosen == "fft":
+        _fft_filter.filter2d(call, threads)
+    else:
+        module.filter2d(dataclasses.replace(call, algorithm=chosen), threads)
+    return call.result
 
 
-def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Float results as they are; integer ones rounded half to even and saturated."""
-    if dtype.kind == "f":
-        return values.astype(dtype, copy=False)
-    info = np.iinfo(dtype)
-    return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+def _choose_algorithm(call: _validate.Filter2dCall, backend: str) -> str:
+    if call.algorithm != "auto":
+        return call.algorithm
+    if backend == "reference":
+        return "direct"
+    taps = call.kernel.size
+    if call.row_taps is not None and taps >= _SEPARABLE_MIN_TAPS:
+        return "separable"
+    return "fft" if taps >= _FFT_MIN_TAPS else "direct"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import warnings
 
+import numpy as np
+
 from .. import _core  # ImportError here marks the backend unavailable (see _dispatch)
-from .._validate import Conv2dCall, Pool2dCall
+from .._validate import Conv2dCall, Filter2dCall, Pool2dCall
 
 
 def _apply_simd_override() -> None:
@@ -42,3 +44,14 @@ def max_pool2d(call: Pool2dCall, num_threads: int) -> None:
 def avg_pool2d(call: Pool2dCall, num_threads: int) -> None:
     _core.avg_pool2d(call.input, call.output.array, call.kernel_size, call.stride, call.padding,
                      call.count_include_pad, call.divisor_override or 0, call.layout == "NHWC", num_threads)
+
+
+_BORDER_CODES = {"constant": 0, "reflect": 1, "nearest": 2, "mirror": 3, "wrap": 4}  # cpp/common/params.hpp
+
+
+def filter2d(call: Filter2dCall, num_threads: int) -> None:
+    separable = call.algorithm == "separable"
+    (top, _), (left, _) = call.padding
+    _core.filter2d(call.image, call.output, call.kernel, call.row_taps if separable else None,
+                   call.column_taps if separable else None, (top, left), _BORDER_CODES[call.border], call.cval,
+                   call.compute_dtype == np.float64, call.round_margin, num_threads)

@@ -23,7 +23,8 @@ import numba
 import numpy as np
 
 from .. import _dispatch
-from .._validate import Conv2dCall, Pool2dCall
+from .._validate import Conv2dCall, Filter2dCall, Pool2dCall
+from . import _image
 
 _CACHE = os.environ.get("FASTCONV_NUMBA_CACHE", "") == "1"
 
@@ -162,6 +163,26 @@ def _avg_pool2d_nchw(x, out, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_
     return out
 
 
+def _correlate_rows(padded, taps, out, step):
+    """out[p, i, j] = sum_{r, q} taps[r, q] * padded[p, i + r, j + q * step] (channels interleaved
+    in a row are `step` apart); one job per output row, unit-stride inner loops."""
+    planes, out_height, n = out.shape
+    kh, kw = taps.shape
+    for job in numba.prange(planes * out_height):
+        p = job // out_height
+        i = job - p * out_height
+        row = out[p, i]
+        row[:] = 0
+        for r in range(kh):
+            source = padded[p, i + r]
+            for q in range(kw):
+                weight = taps[r, q]
+                offset = q * step
+                for j in range(n):
+                    row[j] += weight * source[j + offset]
+    return out
+
+
 class _Kernel:
     """A kernel compiled twice: parallel for the first caller, serial for concurrent ones."""
 
@@ -185,6 +206,7 @@ _conv2d = _Kernel(_conv2d_nchw)
 # serial only: it runs on the pool's Python threads, never in Numba's own thread pool
 _im2col_serial = numba.njit(nogil=True, cache=_CACHE)(_im2col)
 _COLUMNS_BUDGET = 1 << 21  # elements of im2col per GEMM: a few MB, the output rows are chunked to fit
+_correlate = _Kernel(_correlate_rows)
 _max_pool2d = _Kernel(_max_pool2d_nchw)
 _avg_pool2d = _Kernel(_avg_pool2d_nchw)
 
@@ -288,3 +310,22 @@ def avg_pool2d(call: Pool2dCall, num_threads: int) -> None:
     _avg_pool2d(num_threads, x, out, kh, kw, sh, sw, ph, pw, call.count_include_pad,
                 call.divisor_override or 0)
     _store(call.output.array, out, call.layout)
+
+
+def filter2d(call: Filter2dCall, num_threads: int) -> None:
+    # integer results: float64 sums in the reference's order (no FMA contraction in Numba), so
+    # that the rounding agrees with it to the last bit; the separable passes would change the order
+    integer_result = call.output_dtype.kind != "f"
+    dtype = np.dtype(np.float64) if integer_result else call.compute_dtype
+    padded = _image.padded_image(call, dtype)
+    planes, height, width, channels = padded.shape
+    _, out_height, out_width, _ = call.output.shape
+    rows = np.ascontiguousarray(padded).reshape(planes, height, width * channels)
+    out = np.empty((planes, out_height, out_width * channels), dtype=dtype)
+    if call.algorithm == "separable" and not integer_result:
+        across = np.empty((planes, height, out_width * channels), dtype=dtype)
+        _correlate(num_threads, rows, call.row_taps[np.newaxis, :].astype(dtype), across, channels)
+        _correlate(num_threads, across, call.column_taps[:, np.newaxis].astype(dtype), out, 1)
+    else:
+        _correlate(num_threads, rows, call.kernel.astype(dtype), out, channels)
+    _image.store(call.output, out.reshape(call.output.shape))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import Conv2dCall, Pool2dCall
+from .._validate import Conv2dCall, Filter2dCall, Pool2dCall
+from . import _image
 
 
 def _to_nchw(array: np.ndarray, layout: str) -> np.ndarray:
@@ -126,3 +127,15 @@ def avg_pool2d(call: Pool2dCall, num_threads: int) -> None:
                 divisor = cells.shape[2] * cells.shape[3]
             result[:, :, i, j] = cells.sum(axis=(2, 3)) / divisor
     _write(call.output.array, result, call.layout)
+
+
+def filter2d(call: Filter2dCall, num_threads: int) -> None:
+    """out[p, i, j, c] = sum_{r, q} kernel[r, q] * x_padded[p, i + r, j + q, c], in float64 (the
+    separable taps, when given, are not used: the spec sums the whole kernel)."""
+    x = _image.padded_image(call, np.dtype(np.float64))
+    _, oh, ow, _ = call.output.shape
+    total = np.zeros(call.output.shape)
+    for r in range(call.kernel.shape[0]):
+        for q in range(call.kernel.shape[1]):
+            total += call.kernel[r, q] * x[:, r:r + oh, q:q + ow, :]
+    _image.store(call.output, total)
