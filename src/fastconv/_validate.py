@@ -428,7 +428,7 @@ class Filter2dCall:
     algorithm: str                                    # as asked: auto, direct, separable or fft
     compute_dtype: np.dtype                           # what the sums are computed in (see _filter_precision)
     round_margin: float                               # see _filter_precision
-    # kernel == outer(column_taps, row_taps) when the kernel has rank 1 (float64), else None
+    # kernel == outer(column_taps, row_taps) (float64) when the separable path is taken, else None
     column_taps: Optional[np.ndarray] = None
     row_taps: Optional[np.ndarray] = None
 
@@ -457,7 +457,7 @@ def _filter_output_dtype(input_dtype: np.dtype, requested: Any, function: str) -
     return chosen
 
 
-def separable_factors(kernel: np.ndarray, tolerance: float) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+def separable_factors(kernel: np.ndarray, tolerance: float = 1e-13) -> Optional[Tuple[np.ndarray, np.ndarray]]:
     """(column_taps, row_taps) with outer(column_taps, row_taps) equal to ``kernel`` within
     ``tolerance`` times its largest entry, or None if the kernel is not of rank 1. Split at the
     largest entry, so that kernels of small integers and powers of two split exactly."""
@@ -553,9 +553,9 @@ def filter2d_call(image: Any, kernel: Any, mode: Any, border: Any, cval: Any, fl
     check_bytes(shape, output_dtype, "result", function)
     check_bytes((weights.shape[0], width + sum(padding[1]), channels), np.dtype(np.float64), "padded rows", function)
     factors = None
-    if algorithm in ("auto", "separable"):
-        factors = separable_factors(weights, 1e-13)
-        if factors is None and algorithm == "separable":
+    if algorithm == "separable":  # for "auto" filters.py looks, when the kernel is worth splitting
+        factors = separable_factors(weights)
+        if factors is None:
             msg = f"{function}: algorithm='separable' needs a kernel of rank 1 (an outer product), got {weights.shape}"
             raise ValueError(msg)
     compute_dtype, round_margin = _filter_precision(array, output_dtype, weights, cval)

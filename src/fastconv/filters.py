@@ -12,8 +12,8 @@ from . import _dispatch, _fft_filter, _validate
 
 # Measured rules for algorithm="auto" (cpp backend, `python benchmarks/filter_rules.py`): the
 # separable passes from this many taps on, the FFT from this many taps on for other kernels.
-_SEPARABLE_MIN_TAPS = 9
-_FFT_MIN_TAPS = 1600
+_SEPARABLE_MIN_TAPS = 16
+_FFT_MIN_TAPS = 2100
 
 
 def filter2d(image: np.ndarray, kernel: np.ndarray, *, mode: str = "same", border: Union[str, int] = "constant",
@@ -75,21 +75,24 @@ def filter2d(image: np.ndarray, kernel: np.ndarray, *, mode: str = "same", borde
     """
     call = _validate.filter2d_call(image, kernel, mode, border, cval, flip, channel_axis, dtype, algorithm)
     module = _dispatch.resolve(backend, "filter2d")
-    chosen = _choose_algorithm(call, module.__name__.rsplit(".", 1)[-1])
+    call = _choose_algorithm(call, module.__name__.rsplit(".", 1)[-1])
     threads = _dispatch.get_num_threads()
-    if chosen == "fft":
+    if call.algorithm == "fft":
         _fft_filter.filter2d(call, threads)
     else:
-        module.filter2d(dataclasses.replace(call, algorithm=chosen), threads)
+        module.filter2d(call, threads)
     return call.result
 
 
-def _choose_algorithm(call: _validate.Filter2dCall, backend: str) -> str:
+def _choose_algorithm(call: _validate.Filter2dCall, backend: str) -> _validate.Filter2dCall:
+    """The call with algorithm="auto" resolved (and the separable taps found, if used)."""
     if call.algorithm != "auto":
-        return call.algorithm
-    if backend == "reference":
-        return "direct"
+        return call
     taps = call.kernel.size
-    if call.row_taps is not None and taps >= _SEPARABLE_MIN_TAPS:
-        return "separable"
-    return "fft" if taps >= _FFT_MIN_TAPS else "direct"
+    if backend == "reference":
+        return dataclasses.replace(call, algorithm="direct")
+    if taps >= _SEPARABLE_MIN_TAPS:
+        factors = _validate.separable_factors(call.kernel)
+        if factors is not None:
+            return dataclasses.replace(call, algorithm="separable", column_taps=factors[0], row_taps=factors[1])
+    return dataclasses.replace(call, algorithm="fft" if taps >= _FFT_MIN_TAPS else "direct")
