@@ -6,6 +6,10 @@
 //        (count_include_pad) or to the input alone; a window with no input cell gives 0.
 //   NCHW: one job per (image, channel) plane; NHWC: one job per (image, output row), the
 //   innermost loops running over the contiguous channels.
+#include <cstdlib>
+#include <limits>
+#include <new>
+
 #include "common/params.hpp"
 #include "common/util.hpp"
 
@@ -65,12 +69,149 @@ inline void max_tap(const T* row, int64_t row_start, int64_t step, int64_t offse
         max_tap_step<0>(row, row_start, step, offset, lo, hi, best, best_index);
 }
 
+struct AvgWindow {
+    int64_t h_begin, h_end, w_begin, w_end;
+    int64_t divisor;  // 0 when the window holds no input cell
+};
+
+template <typename T>
+inline AvgWindow avg_window(const Pool2dArgs<T>& a, int64_t oh, int64_t ow) {
+    int64_t h0 = oh * a.stride_h - a.pad_h;
+    int64_t w0 = ow * a.stride_w - a.pad_w;
+    int64_t h1 = util::min_i64(h0 + a.kernel_height, a.in_height + a.pad_h);
+    int64_t w1 = util::min_i64(w0 + a.kernel_width, a.in_width + a.pad_w);
+    const int64_t padded_area = (h1 - h0) * (w1 - w0);
+    h0 = util::max_i64(h0, 0);
+    w0 = util::max_i64(w0, 0);
+    h1 = util::min_i64(h1, a.in_height);
+    w1 = util::min_i64(w1, a.in_width);
+    if (h0 >= h1 || w0 >= w1) return {h0, h0, w0, w0, 0};
+    int64_t divisor;
+    if (a.divisor_override != 0)
+        divisor = a.divisor_override;
+    else if (a.count_include_pad)
+        divisor = padded_area;
+    else
+        divisor = (h1 - h0) * (w1 - w0);
+    return {h0, h1, w0, w1, divisor};
+}
+
+// Average pooling along one axis: the cells the window at output o counts (clipped to input +
+// padding, or to the input alone) and the input cells it holds.
+inline void axis_counts(int64_t o, int64_t stride, int64_t pad, int64_t kernel, int64_t size, bool include_pad,
+                        int64_t* counted, int64_t* inputs) {
+    const int64_t start = o * stride - pad;
+    const int64_t end = util::min_i64(start + kernel, size + pad);
+    *inputs = util::max_i64(0, util::min_i64(end, size) - util::max_i64(start, 0));
+    *counted = include_pad ? end - start : *inputs;
+}
+
+// Pooling's two reductions: max (a NaN wins and stays) and sum.
+template <bool IsMax, typename T>
+inline T pool_reduce(T acc, T v) {
+    if constexpr (IsMax)
+        return (v > acc || util::is_nan(v)) ? v : acc;
+    else
+        return acc + v;
+}
+
+// out[ow] = the reduction of line[ow * Step + kw * dilation] over kw < kernel_width, ow < out_width
+// (Step 0: runtime step). `line` holds every column the windows reach, the edges already filled.
+template <bool IsMax, int Step, typename T>
+void reduce_columns(const T* line, int64_t step, int64_t out_width, int64_t kernel_width, int64_t dilation, T* out) {
+    const int64_t s = Step ? Step : step;
+    for (int64_t ow = 0; ow < out_width; ++ow) out[ow] = line[ow * s];
+    for (int64_t kw = 1; kw < kernel_width; ++kw) {
+        const T* tap = line + kw * dilation;
+        for (int64_t ow = 0; ow < out_width; ++ow) out[ow] = pool_reduce<IsMax>(out[ow], tap[ow * s]);
+    }
+}
+
+// NCHW, values only (max without indices, and average): each output row first reduces its
+// window's input rows into one line (contiguous passes), extended by the identity (-inf for max,
+// 0 for the sum) over the padding, then reduces the window's columns across that line: KH + KW
+// passes per output row instead of KH * KW strided ones, no edge tests in the loops.
+template <bool IsMax, typename T>
+void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
+    const T identity = IsMax ? -std::numeric_limits<T>::infinity() : T(0);
+    const int64_t in_plane = a.in_height * a.in_width;
+    const int64_t out_plane = a.out_height * a.out_width;
+    const int64_t dilation_h = IsMax ? a.dilation_h : 1, dilation_w = IsMax ? a.dilation_w : 1;
+    // line[i] stands for input column i - pad_w
+    const int64_t line_width = (a.out_width - 1) * a.stride_w + (a.kernel_width - 1) * dilation_w + 1;
+    const int64_t interior = util::max_i64(0, util::min_i64(a.in_width, line_width - a.pad_w));
+    const int threads = a.num_threads;
+    const int64_t jobs = a.batch * a.channels;
+    bool failed = false;
+    FASTCONV_PARALLEL_FOR_JOBS
+    for (int64_t job = 0; job < jobs; ++job) {
+        T* line = static_cast<T*>(std::malloc(static_cast<size_t>(line_width + a.out_width) * sizeof(T)));
+        if (!line) {
+#if defined(FASTCONV_OPENMP)
+#pragma omp atomic write
+#endif
+            failed = true;
+            continue;
+        }
+        const T* in = a.input + job * in_plane;
+        if constexpr (!IsMax) {
+            for (int64_t ow = 0; ow < a.out_width; ++ow) {
+                int64_t counted, inputs;
+                axis_counts(ow, a.stride_w, a.pad_w, a.kernel_width, a.in_width, a.count_include_pad, &counted,
+                            &inputs);
+                line[line_width + ow] = a.divisor_override ? T(1) : T(util::max_i64(counted, 1));
+            }
+        }
+        for (int64_t i = 0; i < a.pad_w && i < line_width; ++i) line[i] = identity;
+        for (int64_t i = a.pad_w + interior; i < line_width; ++i) line[i] = identity;
+        T* inner = line + a.pad_w;
+        for (int64_t oh = 0; oh < a.out_height; ++oh) {
+            T* out = a.output + job * out_plane + oh * a.out_width;
+            bool first = true;
+            for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
+                const int64_t ih = oh * a.stride_h - a.pad_h + kh * dilation_h;
+                if (ih < 0 || ih >= a.in_height) continue;
+                const T* row = in + ih * a.in_width;
+                if (first)
+                    for (int64_t i = 0; i < interior; ++i) inner[i] = row[i];
+                else
+                    for (int64_t i = 0; i < interior; ++i) inner[i] = pool_reduce<IsMax>(inner[i], row[i]);
+                first = false;
+            }
+            if (first)  // no input row in the window
+                for (int64_t i = 0; i < interior; ++i) inner[i] = identity;
+            if (a.stride_w == 1)
+                reduce_columns<IsMax, 1>(line, 1, a.out_width, a.kernel_width, dilation_w, out);
+            else if (a.stride_w == 2)
+                reduce_columns<IsMax, 2>(line, 2, a.out_width, a.kernel_width, dilation_w, out);
+            else
+                reduce_columns<IsMax, 0>(line, a.stride_w, a.out_width, a.kernel_width, dilation_w, out);
+            if constexpr (!IsMax) {
+                // divisor = a row part times a column part (see avg_window); a window without an
+                // input cell summed only the identity, 0, and any non-zero divisor leaves it 0
+                int64_t row_counted, row_inputs;
+                axis_counts(oh, a.stride_h, a.pad_h, a.kernel_height, a.in_height, a.count_include_pad, &row_counted,
+                            &row_inputs);
+                const T row_part = T(a.divisor_override ? a.divisor_override : util::max_i64(row_counted, 1));
+                const T* columns = line + line_width;
+                for (int64_t ow = 0; ow < a.out_width; ++ow) out[ow] = out[ow] / (row_part * columns[ow]);
+            }
+        }
+        std::free(line);
+    }
+    if (failed) throw std::bad_alloc();
+}
+
 template <typename T>
 void max_pool2d_impl(const Pool2dArgs<T>& a) {
     const T neg_inf = -std::numeric_limits<T>::infinity();
     const int64_t in_plane = a.in_height * a.in_width;
     const int64_t out_plane = a.out_height * a.out_width;
     const int threads = a.num_threads;
+    if (!a.nhwc && !a.indices) {
+        pool_nchw_by_lines<true>(a);
+        return;
+    }
     if (!a.nhwc) {
         // Output row by output row: the window's taps in torch's order (rows, then columns), each
         // a pass over the row's outputs the compiler vectorises (the compare-and-select included).
@@ -140,70 +281,13 @@ void max_pool2d_impl(const Pool2dArgs<T>& a) {
     }
 }
 
-struct AvgWindow {
-    int64_t h_begin, h_end, w_begin, w_end;
-    int64_t divisor;  // 0 when the window holds no input cell
-};
-
-template <typename T>
-inline AvgWindow avg_window(const Pool2dArgs<T>& a, int64_t oh, int64_t ow) {
-    int64_t h0 = oh * a.stride_h - a.pad_h;
-    int64_t w0 = ow * a.stride_w - a.pad_w;
-    int64_t h1 = util::min_i64(h0 + a.kernel_height, a.in_height + a.pad_h);
-    int64_t w1 = util::min_i64(w0 + a.kernel_width, a.in_width + a.pad_w);
-    const int64_t padded_area = (h1 - h0) * (w1 - w0);
-    h0 = util::max_i64(h0, 0);
-    w0 = util::max_i64(w0, 0);
-    h1 = util::min_i64(h1, a.in_height);
-    w1 = util::min_i64(w1, a.in_width);
-    if (h0 >= h1 || w0 >= w1) return {h0, h0, w0, w0, 0};
-    int64_t divisor;
-    if (a.divisor_override != 0)
-        divisor = a.divisor_override;
-    else if (a.count_include_pad)
-        divisor = padded_area;
-    else
-        divisor = (h1 - h0) * (w1 - w0);
-    return {h0, h1, w0, w1, divisor};
-}
-
 template <typename T>
 void avg_pool2d_impl(const Pool2dArgs<T>& a) {
     const int64_t in_plane = a.in_height * a.in_width;
     const int64_t out_plane = a.out_height * a.out_width;
     const int threads = a.num_threads;
     if (!a.nhwc) {
-        // Output row by output row: sums over the window's input cells in torch's order, each tap a
-        // vectorised pass over the row, then one division per output by its window's divisor.
-        const int64_t jobs = a.batch * a.channels;
-        FASTCONV_PARALLEL_FOR_JOBS
-        for (int64_t job = 0; job < jobs; ++job) {
-            const T* in = a.input + job * in_plane;
-            for (int64_t oh = 0; oh < a.out_height; ++oh) {
-                T* sum = a.output + job * out_plane + oh * a.out_width;
-                for (int64_t ow = 0; ow < a.out_width; ++ow) sum[ow] = T(0);
-                for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
-                    const int64_t ih = oh * a.stride_h - a.pad_h + kh;
-                    if (ih < 0 || ih >= a.in_height) continue;
-                    const T* row = in + ih * a.in_width;
-                    for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
-                        const int64_t offset = kw - a.pad_w;
-                        int64_t lo, hi;
-                        util::valid_output_range(offset, a.stride_w, a.in_width, a.out_width, &lo, &hi);
-                        if (a.stride_w == 1)
-                            for (int64_t ow = lo; ow < hi; ++ow) sum[ow] += row[ow + offset];
-                        else if (a.stride_w == 2)
-                            for (int64_t ow = lo; ow < hi; ++ow) sum[ow] += row[2 * ow + offset];
-                        else
-                            for (int64_t ow = lo; ow < hi; ++ow) sum[ow] += row[ow * a.stride_w + offset];
-                    }
-                }
-                for (int64_t ow = 0; ow < a.out_width; ++ow) {
-                    const int64_t divisor = avg_window(a, oh, ow).divisor;
-                    sum[ow] = divisor ? sum[ow] / T(divisor) : T(0);
-                }
-            }
-        }
+        pool_nchw_by_lines<false>(a);
         return;
     }
     const int64_t jobs = a.batch * a.out_height;
