@@ -59,6 +59,10 @@ def test_max_pool_indices_nan_and_ties(backend, dtype):
     np.testing.assert_array_equal(values[0, 0], np.array([[np.nan, 3], [np.nan, -np.inf]], dtype=dtype))
     # NaN wins; a tie keeps the first cell; an all -inf window points at its first cell
     np.testing.assert_array_equal(indices[0, 0], [[5, 2], [12, 10]])
+    # values alone take another path in the compiled backend (NaN found, then the row redone)
+    np.testing.assert_array_equal(fastconv.max_pool2d(x, 2, backend=backend), values)
+    np.testing.assert_array_equal(fastconv.max_pool2d(x, 3, 1, 1, backend=backend)[0, 0, 3],
+                                  np.array([np.nan, np.nan, 5, -np.inf], dtype=dtype))
 
 
 def test_padded_cells_never_win(backend):

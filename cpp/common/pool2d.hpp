@@ -106,10 +106,13 @@ inline void axis_counts(int64_t o, int64_t stride, int64_t pad, int64_t kernel, 
     *counted = include_pad ? end - start : *inputs;
 }
 
-// Pooling's two reductions: max (a NaN wins and stays) and sum.
-template <bool IsMax, typename T>
+// Pooling's reductions: max (a NaN wins and stays), or with NanFree the plain max (one
+// instruction: ties keep the earlier value), and sum.
+template <bool IsMax, typename T, bool NanFree = false>
 inline T pool_reduce(T acc, T v) {
-    if constexpr (IsMax)
+    if constexpr (IsMax && NanFree)
+        return v > acc ? v : acc;
+    else if constexpr (IsMax)
         return (v > acc || util::is_nan(v)) ? v : acc;
     else
         return acc + v;
@@ -117,14 +120,48 @@ inline T pool_reduce(T acc, T v) {
 
 // out[ow] = the reduction of line[ow * Step + kw * dilation] over kw < kernel_width, ow < out_width
 // (Step 0: runtime step). `line` holds every column the windows reach, the edges already filled.
-template <bool IsMax, int Step, typename T>
+template <bool IsMax, bool NanFree, int Step, typename T>
 void reduce_columns(const T* line, int64_t step, int64_t out_width, int64_t kernel_width, int64_t dilation, T* out) {
     const int64_t s = Step ? Step : step;
     for (int64_t ow = 0; ow < out_width; ++ow) out[ow] = line[ow * s];
     for (int64_t kw = 1; kw < kernel_width; ++kw) {
         const T* tap = line + kw * dilation;
-        for (int64_t ow = 0; ow < out_width; ++ow) out[ow] = pool_reduce<IsMax>(out[ow], tap[ow * s]);
+        for (int64_t ow = 0; ow < out_width; ++ow) out[ow] = pool_reduce<IsMax, T, NanFree>(out[ow], tap[ow * s]);
     }
+}
+
+// One output row of pool_nchw_by_lines: the window's input rows of `in` reduced into `inner`
+// (line + pad_w), then its columns into `out`. With NanFree, max pooling uses the plain max and
+// returns whether an input value was NaN (the caller then runs the row again without NanFree).
+template <bool IsMax, bool NanFree, typename T>
+bool pool_line_row(const Pool2dArgs<T>& a, const T* in, int64_t oh, T* line, int64_t interior, T identity, T* out) {
+    const int64_t dilation_h = IsMax ? a.dilation_h : 1, dilation_w = IsMax ? a.dilation_w : 1;
+    T* inner = line + a.pad_w;
+    bool first = true;
+    int32_t nan_seen = 0;
+    for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
+        const int64_t ih = oh * a.stride_h - a.pad_h + kh * dilation_h;
+        if (ih < 0 || ih >= a.in_height) continue;
+        const T* row = in + ih * a.in_width;
+        if (first) {
+            for (int64_t i = 0; i < interior; ++i) inner[i] = row[i];
+        } else {
+            for (int64_t i = 0; i < interior; ++i) inner[i] = pool_reduce<IsMax, T, NanFree>(inner[i], row[i]);
+        }
+        if constexpr (NanFree)
+            for (int64_t i = 0; i < interior; ++i) nan_seen |= row[i] != row[i];
+        first = false;
+    }
+    if (NanFree && nan_seen) return true;
+    if (first)  // no input row in the window
+        for (int64_t i = 0; i < interior; ++i) inner[i] = identity;
+    if (a.stride_w == 1)
+        reduce_columns<IsMax, NanFree, 1>(line, 1, a.out_width, a.kernel_width, dilation_w, out);
+    else if (a.stride_w == 2)
+        reduce_columns<IsMax, NanFree, 2>(line, 2, a.out_width, a.kernel_width, dilation_w, out);
+    else
+        reduce_columns<IsMax, NanFree, 0>(line, a.stride_w, a.out_width, a.kernel_width, dilation_w, out);
+    return false;
 }
 
 // NCHW, values only (max without indices, and average): each output row first reduces its
@@ -136,7 +173,7 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
     const T identity = IsMax ? -std::numeric_limits<T>::infinity() : T(0);
     const int64_t in_plane = a.in_height * a.in_width;
     const int64_t out_plane = a.out_height * a.out_width;
-    const int64_t dilation_h = IsMax ? a.dilation_h : 1, dilation_w = IsMax ? a.dilation_w : 1;
+    const int64_t dilation_w = IsMax ? a.dilation_w : 1;
     // line[i] stands for input column i - pad_w
     const int64_t line_width = (a.out_width - 1) * a.stride_w + (a.kernel_width - 1) * dilation_w + 1;
     const int64_t interior = util::max_i64(0, util::min_i64(a.in_width, line_width - a.pad_w));
@@ -164,28 +201,10 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
         }
         for (int64_t i = 0; i < a.pad_w && i < line_width; ++i) line[i] = identity;
         for (int64_t i = a.pad_w + interior; i < line_width; ++i) line[i] = identity;
-        T* inner = line + a.pad_w;
         for (int64_t oh = 0; oh < a.out_height; ++oh) {
             T* out = a.output + job * out_plane + oh * a.out_width;
-            bool first = true;
-            for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
-                const int64_t ih = oh * a.stride_h - a.pad_h + kh * dilation_h;
-                if (ih < 0 || ih >= a.in_height) continue;
-                const T* row = in + ih * a.in_width;
-                if (first)
-                    for (int64_t i = 0; i < interior; ++i) inner[i] = row[i];
-                else
-                    for (int64_t i = 0; i < interior; ++i) inner[i] = pool_reduce<IsMax>(inner[i], row[i]);
-                first = false;
-            }
-            if (first)  // no input row in the window
-                for (int64_t i = 0; i < interior; ++i) inner[i] = identity;
-            if (a.stride_w == 1)
-                reduce_columns<IsMax, 1>(line, 1, a.out_width, a.kernel_width, dilation_w, out);
-            else if (a.stride_w == 2)
-                reduce_columns<IsMax, 2>(line, 2, a.out_width, a.kernel_width, dilation_w, out);
-            else
-                reduce_columns<IsMax, 0>(line, a.stride_w, a.out_width, a.kernel_width, dilation_w, out);
+            if (!IsMax || pool_line_row<IsMax, true>(a, in, oh, line, interior, identity, out))
+                pool_line_row<IsMax, false>(a, in, oh, line, interior, identity, out);
             if constexpr (!IsMax) {
                 // divisor = a row part times a column part (see avg_window); a window without an
                 // input cell summed only the identity, 0, and any non-zero divisor leaves it 0
