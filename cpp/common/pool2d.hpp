@@ -319,16 +319,32 @@ void avg_pool2d_impl(const Pool2dArgs<T>& a) {
         for (int64_t ow = 0; ow < a.out_width; ++ow) {
             T* out = a.output + (job * a.out_width + ow) * C;
             const AvgWindow win = avg_window(a, oh, ow);
-            for (int64_t c = 0; c < C; ++c) out[c] = T(0);
-            if (!win.divisor) continue;
-            for (int64_t ih = win.h_begin; ih < win.h_end; ++ih) {
-                for (int64_t iw = win.w_begin; iw < win.w_end; ++iw) {
-                    const T* pixel = image + (ih * a.in_width + iw) * C;
-                    for (int64_t c = 0; c < C; ++c) out[c] += pixel[c];
-                }
+            if (!win.divisor) {
+                for (int64_t c = 0; c < C; ++c) out[c] = T(0);
+                continue;
             }
             const T divisor = T(win.divisor);
-            for (int64_t c = 0; c < C; ++c) out[c] /= divisor;
+            // channels in blocks the compiler keeps in registers across the window's cells
+            constexpr int64_t block = 64;
+            int64_t c0 = 0;
+            for (; c0 + block <= C; c0 += block) {
+                T sum[block] = {};
+                for (int64_t ih = win.h_begin; ih < win.h_end; ++ih)
+                    for (int64_t iw = win.w_begin; iw < win.w_end; ++iw) {
+                        const T* pixel = image + (ih * a.in_width + iw) * C + c0;
+                        for (int64_t c = 0; c < block; ++c) sum[c] += pixel[c];
+                    }
+                for (int64_t c = 0; c < block; ++c) out[c0 + c] = sum[c] / divisor;
+            }
+            if (c0 < C) {
+                for (int64_t c = c0; c < C; ++c) out[c] = T(0);
+                for (int64_t ih = win.h_begin; ih < win.h_end; ++ih)
+                    for (int64_t iw = win.w_begin; iw < win.w_end; ++iw) {
+                        const T* pixel = image + (ih * a.in_width + iw) * C;
+                        for (int64_t c = c0; c < C; ++c) out[c] += pixel[c];
+                    }
+                for (int64_t c = c0; c < C; ++c) out[c] /= divisor;
+            }
         }
     }
 }

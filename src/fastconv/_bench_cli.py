@@ -109,11 +109,15 @@ def _conv_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> 
 def _pool_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> List[Case]:
     shapes = [("lecture-5x5-ceil", (1, 1, 5, 5), dict(kernel_size=2, ceil_mode=True)),
               ("alexnet-pool1", (1, 64, 55, 55), dict(kernel_size=3, stride=2)),
-              ("resnet-stem-b8", (2 if quick else 8, 64, 112, 112), dict(kernel_size=3, stride=2, padding=1))]
+              ("resnet-stem-b8", (2 if quick else 8, 64, 112, 112), dict(kernel_size=3, stride=2, padding=1)),
+              ("alexnet-pool1-nhwc", (1, 55, 55, 64), dict(kernel_size=3, stride=2, layout="NHWC")),
+              ("resnet-stem-b8-nhwc", (2 if quick else 8, 112, 112, 64),
+               dict(kernel_size=3, stride=2, padding=1, layout="NHWC"))]
     cases = []
     for kind, function in (("max", max_pool2d), ("avg", avg_pool2d)):
         for name, shape, kwargs in shapes:
             x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+            nhwc = kwargs.get("layout") == "NHWC"
             case = Case("pool", f"{kind}-{name}")
             for b in backends:
                 case.run[b] = lambda b=b, x=x, kw=kwargs, f=function: f(x, **kw, backend=b)
@@ -122,9 +126,12 @@ def _pool_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> 
                 case.run["cpp+out"] = lambda x=x, kw=kwargs, f=function, t=target: f(x, **kw, out=t, backend="cpp")
             if "torch" in peers:
                 torch = peers["torch"]
-                tx = torch.from_numpy(x)
+                # NHWC: torch's channels-last tensors (same memory as the NHWC array)
+                tx = torch.from_numpy(x).permute(0, 3, 1, 2) if nhwc else torch.from_numpy(x)
                 peer = getattr(torch.nn.functional, f"{kind}_pool2d")
-                case.run["torch"] = lambda tx=tx, kw=kwargs, peer=peer: peer(tx, **kw).numpy()
+                torch_kwargs = {k: v for k, v in kwargs.items() if k != "layout"}
+                case.run["torch"] = lambda tx=tx, kw=torch_kwargs, peer=peer, nhwc=nhwc: (
+                    peer(tx, **kw).permute(0, 2, 3, 1).numpy() if nhwc else peer(tx, **kw).numpy())
             case.reference = lambda x=x, kw=kwargs, f=function: f(x.astype(np.float64), **kw, backend="reference")
             out = function(x, **kwargs)
             case.work = case.traffic = float(x.nbytes + out.nbytes)
