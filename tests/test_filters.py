@@ -208,3 +208,24 @@ def test_kernels():
         kernels.edge_detect(6)
     with pytest.raises(ValueError):
         kernels.gaussian(0)
+
+
+@pytest.mark.parametrize("border, cv2_border", [("mirror", "BORDER_REFLECT_101"), ("reflect", "BORDER_REFLECT"),
+                                                ("nearest", "BORDER_REPLICATE"), ("constant", "BORDER_CONSTANT")])
+@pytest.mark.parametrize("seed", range(4))
+def test_matches_opencv_filter2d(fast_backend, border, cv2_border, seed):
+    cv2 = pytest.importorskip("cv2")
+    rng = np.random.default_rng(900 + seed)
+    channels = [None, 3][seed % 2]
+    shape = (int(rng.integers(8, 60)), int(rng.integers(8, 60))) + ((channels,) if channels else ())
+    kernel = rng.standard_normal((int(rng.integers(1, 8)), int(rng.integers(1, 8)))).astype(np.float32)
+    image = rng.standard_normal(shape).astype(np.float32)
+    expected = cv2.filter2D(image, -1, kernel, borderType=getattr(cv2, cv2_border))
+    actual = fastconv.filter2d(image, kernel, border=cv2_border, channel_axis=-1 if channels else None,
+                               backend=fast_backend)
+    assert_close(actual, expected, np.float32)
+    image8 = rng.integers(0, 256, shape).astype(np.uint8)
+    expected8 = cv2.filter2D(image8, -1, kernel, borderType=getattr(cv2, cv2_border))
+    actual8 = fastconv.filter2d(image8, kernel, border=border, channel_axis=-1 if channels else None, dtype=np.uint8,
+                                backend=fast_backend)
+    assert np.abs(actual8.astype(int) - expected8).max() <= 1  # OpenCV rounds float32 sums

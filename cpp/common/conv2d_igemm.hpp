@@ -150,9 +150,9 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     constexpr int64_t tile_width = int64_t(Vectors) * V::lanes;
     const int64_t positions = a.out_height * a.row_pitch;
     const int64_t tiles = (positions + tile_width - 1) / tile_width;
-    // super-blocks of (nearly) equal size: threads get equal shares of work
+    // super-blocks of at most kSuperBlock blocks, their sizes differing by one at most: threads
+    // get equal shares of work
     const int64_t super_blocks = (a.blocks + kSuperBlock - 1) / kSuperBlock;
-    const int64_t blocks_per_super = (a.blocks + super_blocks - 1) / super_blocks;
     // What a channel's steps read for one tile: the tile plus the taps' reach below and right,
     // in every stride phase the taps land in.
     const int64_t reach = tile_width + a.tap_rows * a.row_pitch + (a.taps > 1 ? a.row_pitch : 0);
@@ -172,8 +172,8 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     auto run = [&](const T* group_input, int64_t n, int64_t g, int64_t t, int64_t super_block) {
         alignas(64) T tile[kSuperBlock * Rows * tile_width];
         const int64_t p0 = t * tile_width;
-        const int64_t first_block = super_block * blocks_per_super;
-        const int64_t block_count = util::min_i64(blocks_per_super, a.blocks - first_block);
+        const int64_t first_block = super_block * a.blocks / super_blocks;
+        const int64_t block_count = (super_block + 1) * a.blocks / super_blocks - first_block;
         if (p0 >= a.load_limit) return;  // only junk columns past the input's end
         const int64_t valid = a.load_limit - p0;
         const T* input = group_input + p0;

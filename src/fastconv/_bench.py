@@ -141,15 +141,22 @@ def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optiona
             reference = conv2d(x.astype(np.float64), weight.astype(np.float64), **kwargs, backend="reference")
             result = LayerResult(name, conv_flops(input_shape, weight_shape, reference.shape))
             times: Dict[str, List[float]] = {impl: [] for impl in implementations}
+            repeats: Dict[str, int] = {}
             for impl, function in implementations.items():  # warm-up, and the error against the reference
                 out = np.asarray(function())
                 scale = max(1.0, float(np.abs(reference).max()))
                 result.max_rel_error[impl] = float(np.abs(out - reference).max() / scale)
+                t0 = time.perf_counter()
+                function()
+                # short calls are timed in runs of at least ~1 ms: the timer's and the switch
+                # between implementations' noise then weigh little
+                repeats[impl] = max(1, min(100, int(1e-3 / max(time.perf_counter() - t0, 1e-6))))
             for _ in range(rounds):
                 for impl, function in implementations.items():
                     t0 = time.perf_counter()
-                    function()
-                    times[impl].append(time.perf_counter() - t0)
+                    for _ in range(repeats[impl]):
+                        function()
+                    times[impl].append((time.perf_counter() - t0) / repeats[impl])
             result.median_ms = {impl: 1e3 * statistics.median(t) for impl, t in times.items()}
             results.append(result)
     finally:
