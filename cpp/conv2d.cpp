@@ -440,6 +440,7 @@ void conv2d_depthwise(const Conv2dArgs<T>& a) {
     d.channel_stride = a.stride_h * a.stride_w * d.pack.plane;
     std::vector<T> fallback;
     d.scratch = scratch(static_cast<size_t>(d.channel_stride * a.num_threads), kPackedInput, fallback);
+    std::fill(d.scratch, d.scratch + d.channel_stride * a.num_threads, T(0));  // the padding, once for every channel
     std::vector<int64_t> tap_offsets(static_cast<size_t>(a.kernel_height * a.kernel_width));
     for (int64_t kh = 0; kh < a.kernel_height; ++kh)
         for (int64_t kw = 0; kw < a.kernel_width; ++kw)

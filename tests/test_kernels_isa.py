@@ -66,7 +66,7 @@ def test_winograd_at_every_level(simd_level, dtype, seed):
         assert_close(actual, expected, dtype)
 
 
-@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("seed", range(24))
 def test_depthwise_at_every_level(simd_level, dtype, seed):
     rng = np.random.default_rng(4000 + seed)
     channels = int(rng.integers(1, 20))
@@ -74,7 +74,10 @@ def test_depthwise_at_every_level(simd_level, dtype, seed):
     stride, dilation = int(rng.integers(1, 4)), int(rng.integers(1, 3))
     size = int(rng.integers((k - 1) * dilation + 1, 40))
     x = rng.standard_normal((int(rng.integers(1, 3)), channels, size, size + 3)).astype(dtype)
-    weight = rng.standard_normal((channels, 1, k, k)).astype(dtype)
+    k2 = k if seed % 3 else int(rng.integers(1, 6))  # rectangular kernels too
+    weight = rng.standard_normal((channels, 1, k, k2)).astype(dtype)
+    stride = stride if seed % 2 else 1  # stride 1 has its own loop
+    dilation = dilation if seed % 5 else 1
     kwargs = dict(groups=channels, stride=stride, dilation=dilation, padding=int(rng.integers(0, k)),
                   padding_mode=["zeros", "circular"][seed % 2], activation=[None, "relu"][seed % 3 == 0])
     if seed % 4:

@@ -18,6 +18,92 @@ namespace fastconv {
 namespace FASTCONV_ISA {
 namespace {
 
+// Output rows [oh, oh + Rows) of one channel from its packed plane, Segment vectors of each row
+// in registers at a time.
+template <class V, int Segment, int Rows>
+inline void depthwise_segments(const Conv2dDepthwiseArgs<typename V::T>& a, const typename V::T* packed,
+                               const typename V::T* w, int64_t taps, typename V::T bias, int64_t oh,
+                               typename V::T* out) {
+    using T = typename V::T;
+    constexpr int L = V::lanes;
+    const int64_t pitch = a.pack.pitch;
+    for (int64_t ow0 = 0; ow0 < a.out_width; ow0 += Segment * L) {
+        V acc[Rows][Segment];
+        for (int r = 0; r < Rows; ++r)
+            for (int v = 0; v < Segment; ++v) acc[r][v] = V::broadcast(bias);
+        const T* base = packed + oh * pitch + ow0;
+        for (int64_t t = 0; t < taps; ++t) {
+            const T* src = base + a.tap_offsets[t];
+            const V b = V::broadcast(w[t]);
+#pragma GCC unroll 4
+            for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+                for (int v = 0; v < Segment; ++v) acc[r][v] = V::fma(b, V::load(src + r * pitch + v * L), acc[r][v]);
+        }
+        for (int r = 0; r < Rows; ++r) {
+            T* out_row = out + (oh + r) * a.out_width;
+            for (int v = 0; v < Segment; ++v) {
+                const int64_t left = a.out_width - ow0 - v * L;
+                if (left >= L)
+                    acc[r][v].store(out_row + ow0 + v * L);
+                else if (left > 0)
+                    acc[r][v].store_first(out_row + ow0 + v * L, int(left));
+            }
+        }
+    }
+}
+
+// Undilated kernels: output rows [oh, oh + Rows) of one channel, walking the packed input instead
+// of the taps. Each vector of a stride phase's row is loaded once and multiplied into every
+// (output row, tap) that reads it: Rows + KH / stride rows of loads for Rows * KH rows of taps
+// (unaligned loads, half of them split over two cache lines, are what limits this kernel).
+template <class V, int Segment, int Rows>
+inline void depthwise_segments_shared(const Conv2dDepthwiseArgs<typename V::T>& a, const typename V::T* packed,
+                                      const typename V::T* w, typename V::T bias, int64_t oh,
+                                      typename V::T* out) {
+    using T = typename V::T;
+    constexpr int L = V::lanes;
+    const PackGeometry& p = a.pack;
+    const int64_t kernel_height = a.kernel_height, kernel_width = a.kernel_width;
+    for (int64_t ow0 = 0; ow0 < a.out_width; ow0 += Segment * L) {
+        V acc[Rows][Segment];
+        for (int r = 0; r < Rows; ++r)
+            for (int v = 0; v < Segment; ++v) acc[r][v] = V::broadcast(bias);
+        for (int64_t ph = 0; ph < p.stride_h && ph < kernel_height; ++ph)
+            for (int64_t pw = 0; pw < p.stride_w && pw < kernel_width; ++pw) {
+                const T* phase = packed + (ph * p.stride_w + pw) * p.plane + oh * p.pitch + ow0;
+                const int64_t row_taps = (kernel_height - 1 - ph) / p.stride_h + 1;  // kh = ph + i * stride_h
+                const int64_t column_taps = (kernel_width - 1 - pw) / p.stride_w + 1;
+                for (int64_t j = 0; j < Rows - 1 + row_taps; ++j)
+                    for (int64_t b = 0; b < column_taps; ++b) {
+                        const T* src = phase + j * p.pitch + b;
+                        V x[Segment];
+#pragma GCC unroll 4
+                        for (int v = 0; v < Segment; ++v) x[v] = V::load(src + v * L);
+                        const T* tap = w + pw + b * p.stride_w;  // column kw of the kernel
+#pragma GCC unroll 4
+                        for (int r = 0; r < Rows; ++r) {
+                            const int64_t i = j - r;  // output row oh + r reads kernel row ph + i * stride_h
+                            if (i < 0 || i >= row_taps) continue;
+                            const V weight = V::broadcast(tap[(ph + i * p.stride_h) * kernel_width]);
+#pragma GCC unroll 4
+                            for (int v = 0; v < Segment; ++v) acc[r][v] = V::fma(weight, x[v], acc[r][v]);
+                        }
+                    }
+            }
+        for (int r = 0; r < Rows; ++r) {
+            T* out_row = out + (oh + r) * a.out_width;
+            for (int v = 0; v < Segment; ++v) {
+                const int64_t left = a.out_width - ow0 - v * L;
+                if (left >= L)
+                    acc[r][v].store(out_row + ow0 + v * L);
+                else if (left > 0)
+                    acc[r][v].store_first(out_row + ow0 + v * L, int(left));
+            }
+        }
+    }
+}
+
 // Segment: vectors of one output row held in registers (as many as a short row needs, up to 4).
 template <typename T, int Segment>
 void depthwise_rows(const Conv2dDepthwiseArgs<T>& a) {
@@ -36,33 +122,25 @@ void depthwise_rows(const Conv2dDepthwiseArgs<T>& a) {
         const int64_t c = job % a.channels;
         T* packed = a.scratch + util::thread_index() * a.channel_stride;
         // the job's channel as a one-channel image: its plane starts at channel c of image n
-        packing::pack_channel(p, a.input + job * in_plane - c * in_plane, c, packed);
+        packing::pack_channel<T, true>(p, a.input + job * in_plane - c * in_plane, c, packed);  // padding zeroed by the caller
         const T* w = a.weight + c * taps;
         const T bias = a.bias ? a.bias[c] : T(0);
         T* out = a.output + job * out_plane;
-        for (int64_t oh = 0; oh < a.out_height; ++oh) {
-            T* out_row = out + oh * a.out_width;
-            for (int64_t ow0 = 0; ow0 < a.out_width; ow0 += kSegment * L) {
-                V acc[kSegment];
-                for (int v = 0; v < kSegment; ++v) acc[v] = V::broadcast(bias);
-                const T* base = packed + oh * p.pitch + ow0;
-                for (int64_t t = 0; t < taps; ++t) {
-                    const T* src = base + a.tap_offsets[t];
-                    const V b = V::broadcast(w[t]);
-#pragma GCC unroll 4
-                    for (int v = 0; v < kSegment; ++v) acc[v] = V::fma(b, V::load(src + v * L), acc[v]);
-                }
-                for (int v = 0; v < kSegment; ++v) {
-                    const int64_t left = a.out_width - ow0 - v * L;
-                    if (left >= L)
-                        acc[v].store(out_row + ow0 + v * L);
-                    else if (left > 0)
-                        acc[v].store_first(out_row + ow0 + v * L, int(left));
-                }
-            }
-            if (a.relu)
-                for (int64_t ow = 0; ow < a.out_width; ++ow) out_row[ow] = util::relu(out_row[ow]);
+        // Two output rows at a time (the next one reads one packed row further down): twice the
+        // independent accumulators, so that the taps' FMA chains overlap instead of waiting.
+        int64_t oh = 0;
+        // stride 1 (measured: at stride 2 the phases share fewer loads than the broadcasts cost)
+        if (a.dilation_h == 1 && a.dilation_w == 1 && p.stride_h == 1 && p.stride_w == 1) {
+            constexpr int kRows = kVectorRegisters >= 32 ? 4 : 2;
+            for (; oh + kRows <= a.out_height; oh += kRows)
+                depthwise_segments_shared<V, kSegment, kRows>(a, packed, w, bias, oh, out);
+            for (; oh < a.out_height; ++oh) depthwise_segments_shared<V, kSegment, 1>(a, packed, w, bias, oh, out);
         }
+        for (; oh + 1 < a.out_height; oh += 2)
+            depthwise_segments<V, kSegment, 2>(a, packed, w, taps, bias, oh, out);
+        if (oh < a.out_height) depthwise_segments<V, kSegment, 1>(a, packed, w, taps, bias, oh, out);
+        if (a.relu)
+            for (int64_t i = 0; i < out_plane; ++i) out[i] = util::relu(out[i]);
     }
 }
 

@@ -13,8 +13,10 @@ static inline void fill_zero(T* begin, int64_t count) {
     for (int64_t i = 0; i < count; ++i) begin[i] = T(0);
 }
 
-// Channel c of `image` -> `channel` (sh * sw planes of p.plane elements).
-template <typename T>
+// Channel c of `image` -> `channel` (sh * sw planes of p.plane elements). Interior: only the
+// cells that hold input are written, the padding left as it is (a buffer zeroed once serves
+// every channel packed into it, without a fill per row: such short fills become memset calls).
+template <typename T, bool Interior = false>
 static inline void pack_channel(const PackGeometry& p, const T* image, int64_t c, T* channel) {
     for (int64_t ph = 0; ph < p.stride_h; ++ph)
         for (int64_t pw = 0; pw < p.stride_w; ++pw) {
@@ -26,11 +28,13 @@ static inline void pack_channel(const PackGeometry& p, const T* image, int64_t c
                 const int64_t ih = r * p.stride_h + ph - p.pad_top;
                 T* row = phase + r * p.pitch;
                 if (ih < 0 || ih >= p.in_height || q0 >= q1) {  // a padding row
-                    fill_zero(row, p.pitch);
+                    if (!Interior) fill_zero(row, p.pitch);
                     continue;
                 }
-                fill_zero(row, q0);
-                fill_zero(row + q1, p.pitch - q1);
+                if (!Interior) {
+                    fill_zero(row, q0);
+                    fill_zero(row + q1, p.pitch - q1);
+                }
                 const int64_t first_iw = q0 * p.stride_w + pw - p.pad_left;
                 if (p.nhwc) {
                     const T* src = image + (ih * p.in_width + first_iw) * p.in_channels + c;
@@ -46,7 +50,8 @@ static inline void pack_channel(const PackGeometry& p, const T* image, int64_t c
                         for (int64_t q = q0; q < q1; ++q) row[q] = src[(q - q0) * p.stride_w];
                 }
             }
-            fill_zero(phase + p.phase_rows * p.pitch, p.plane - p.phase_rows * p.pitch);  // slack the tiles read
+            if (!Interior)  // slack the tiles read
+                fill_zero(phase + p.phase_rows * p.pitch, p.plane - p.phase_rows * p.pitch);
         }
 }
 

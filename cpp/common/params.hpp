@@ -35,7 +35,7 @@ struct PackGeometry {
 
 // The igemm kernels read offsets[k + kPrefetchSteps] to prefetch: offsets arrays carry that many
 // spare entries past the reduction's end.
-constexpr int64_t kPrefetchSteps = 8;
+constexpr int64_t kPrefetchSteps = 32;
 
 // Implicit GEMM over a packed input (see conv2d.cpp): for output position p of a row-pitched
 // output plane and reduction step k = (ic, kh, kw), the input value is
@@ -79,7 +79,7 @@ struct Conv2dDepthwiseArgs {
     const T* bias = nullptr;
     T* output = nullptr;          // NCHW
     PackGeometry pack;
-    T* scratch = nullptr;         // num_threads slices of channel_stride elements
+    T* scratch = nullptr;         // num_threads slices of channel_stride elements, zeroed: jobs write input cells only
     int64_t channel_stride = 0;   // stride_h * stride_w * pack.plane
     const int64_t* tap_offsets = nullptr;  // [KH * KW]: where tap (kh, kw) of output (0, 0) reads
     int64_t batch = 0, channels = 0, out_height = 0, out_width = 0;
