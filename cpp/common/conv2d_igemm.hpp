@@ -164,7 +164,10 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     // Consecutive jobs of a thread share their outer index: the input tile when the weights are
     // the smaller operand (large planes), else the weights of a super-block (small planes with
     // many channels, whose weights would otherwise be streamed once per tile).
-    const bool tiles_inner = a.reduction * a.out_per_group > a.reduction / a.taps * positions;
+    // Only when the super-blocks split evenly over the threads: a thread's contiguous run of jobs
+    // is then whole super-blocks (otherwise one thread gets the larger ones: 6 + 6 vs 5 blocks).
+    const bool tiles_inner = a.reduction * a.out_per_group > a.reduction / a.taps * positions &&
+                             super_blocks % a.num_threads == 0 && a.blocks % super_blocks == 0;
     const int64_t jobs = a.batch * a.groups * tiles * super_blocks;
     const int threads = a.num_threads;
 
