@@ -33,12 +33,22 @@ constexpr int tile_vectors() {
     return Rows == 1 ? 8 : (kVectorRegisters - 1) / (Rows + 1) < 4 ? (kVectorRegisters - 1) / (Rows + 1) : 4;
 }
 
+// Where a finished tile goes when the whole reduction ran in one chunk and the output rows have no
+// junk columns: straight into the output (bias added, ReLU after), not through the tile buffer.
+template <typename T>
+struct DirectStore {
+    T* out[8];       // row r's first position in the output
+    T bias[8];
+    int rows = 0;    // rows that exist (the block's last rows may repeat the group's last channel)
+    int64_t count = 0;  // positions to store
+};
+
 // `valid` < Vectors * lanes: only the first `valid` positions are loaded (the input ends there).
 // Row r of the tile buffer starts at tile + r * row_stride.
 template <class V, int Rows, int Vectors, bool Partial, bool Prefetch>
 inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64_t k_begin, int64_t k_end,
                        const typename V::T* const* weight, typename V::T* tile, int64_t row_stride,
-                       bool first, int64_t valid) {
+                       bool first, int64_t valid, const DirectStore<typename V::T>* direct) {
     using T = typename V::T;
     constexpr int L = V::lanes;
     V acc[Rows][Vectors];
@@ -68,6 +78,24 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
             for (int v = 0; v < Vectors; ++v) acc[r][v] = V::fma(b, x[v], acc[r][v]);
         }
     }
+    if (direct) {
+        const V one = V::broadcast(T(1));
+#pragma GCC unroll 8
+        for (int r = 0; r < Rows; ++r) {
+            if (r >= direct->rows) break;
+            const V bias = V::broadcast(direct->bias[r]);
+#pragma GCC unroll 8
+            for (int v = 0; v < Vectors; ++v) {
+                const V sum = V::fma(acc[r][v], one, bias);  // acc + bias, rounded once
+                const int64_t left = direct->count - v * L;
+                if (left >= L)
+                    sum.store(direct->out[r] + v * L);
+                else if (left > 0)
+                    sum.store_first(direct->out[r] + v * L, int(left));
+            }
+        }
+        return;
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r)
 #pragma GCC unroll 8
@@ -80,26 +108,27 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
 template <class V, int Rows, int Vectors, bool Prefetch>
 inline void igemm_block(const typename V::T* input, const int64_t* offsets, int64_t k_begin, int64_t k_end,
                         const typename V::T* const* weight, typename V::T* tile, int64_t row_stride,
-                        bool first, int64_t positions_left, int64_t valid) {
+                        bool first, int64_t positions_left, int64_t valid,
+                        const DirectStore<typename V::T>* direct) {
     constexpr int64_t L = V::lanes;
     if (positions_left >= Vectors * L) {
         if (valid >= Vectors * L)
-            igemm_tile<V, Rows, Vectors, false, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+            igemm_tile<V, Rows, Vectors, false, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid, direct);
         else
-            igemm_tile<V, Rows, Vectors, true, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+            igemm_tile<V, Rows, Vectors, true, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid, direct);
         return;
     }
     if constexpr (Vectors > 1) {
         if (positions_left <= (Vectors - 1) * L) {
             igemm_block<V, Rows, Vectors - 1, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first,
-                                              positions_left, valid);
+                                              positions_left, valid, direct);
             return;
         }
     }
     if (valid >= Vectors * L)
-        igemm_tile<V, Rows, Vectors, false, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+        igemm_tile<V, Rows, Vectors, false, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid, direct);
     else
-        igemm_tile<V, Rows, Vectors, true, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid);
+        igemm_tile<V, Rows, Vectors, true, Prefetch>(input, offsets, k_begin, k_end, weight, tile, row_stride, first, valid, direct);
 }
 
 // Writes a tile's valid positions (row by row, skipping the junk columns past out_width), adding
@@ -170,6 +199,9 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
                              super_blocks % a.num_threads == 0 && a.blocks % super_blocks == 0;
     const int64_t jobs = a.batch * a.groups * tiles * super_blocks;
     const int threads = a.num_threads;
+    // Output rows without junk columns (row_pitch == out_width, NCHW): the last reduction chunk
+    // writes its tiles straight from the registers, with the bias, not through the tile buffer.
+    const bool direct_store = !a.nhwc && a.row_pitch == a.out_width;
 
     // One (image, group, tile, super-block): every register block over every reduction chunk.
     auto run = [&](const T* group_input, int64_t n, int64_t g, int64_t t, int64_t super_block) {
@@ -183,21 +215,32 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
         for (int64_t k0 = 0; k0 < a.reduction; k0 += chunk) {
             const int64_t k1 = util::min_i64(a.reduction, k0 + chunk);
             for (int64_t b = 0; b < block_count; ++b) {
-                // rows past the group's last channel repeat it; store_tile drops them
+                // rows past the group's last channel repeat it; they are never stored
                 const int64_t first_local = (first_block + b) * Rows;
                 const T* weight[Rows];
-                for (int r = 0; r < Rows; ++r)
-                    weight[r] = a.weight +
-                                (g * a.out_per_group + util::min_i64(first_local + r, a.out_per_group - 1)) * a.reduction;
+                DirectStore<T> direct;
+                const bool straight = direct_store && k1 == a.reduction;  // the last chunk
+                direct.rows = int(util::min_i64(Rows, a.out_per_group - first_local));
+                direct.count = util::min_i64(tile_width, positions - p0);
+                for (int r = 0; r < Rows; ++r) {
+                    const int64_t channel = g * a.out_per_group + util::min_i64(first_local + r, a.out_per_group - 1);
+                    weight[r] = a.weight + channel * a.reduction;
+                    direct.out[r] = a.output + (n * a.out_channels + channel) * positions + p0;
+                    direct.bias[r] = a.bias ? a.bias[channel] : T(0);
+                }
+                T* block_tile = tile + b * Rows * tile_width;
                 if (b == 0 && prefetch)
-                    igemm_block<V, Rows, Vectors, true>(input, a.offsets, k0, k1, weight, tile, tile_width, k0 == 0,
-                                                        positions - p0, valid);
+                    igemm_block<V, Rows, Vectors, true>(input, a.offsets, k0, k1, weight, block_tile, tile_width,
+                                                        k0 == 0, positions - p0, valid, straight ? &direct : nullptr);
                 else
-                    igemm_block<V, Rows, Vectors, false>(input, a.offsets, k0, k1, weight,
-                                                         tile + b * Rows * tile_width, tile_width, k0 == 0,
-                                                         positions - p0, valid);
+                    igemm_block<V, Rows, Vectors, false>(input, a.offsets, k0, k1, weight, block_tile, tile_width,
+                                                         k0 == 0, positions - p0, valid, straight ? &direct : nullptr);
+                if (straight && a.relu)
+                    for (int r = 0; r < direct.rows; ++r)
+                        for (int64_t i = 0; i < direct.count; ++i) direct.out[r][i] = util::relu(direct.out[r][i]);
             }
         }
+        if (direct_store) return;
         for (int64_t b = 0; b < block_count; ++b) {
             const int64_t block = first_block + b;
             const int rows = int(util::min_i64(Rows, a.out_per_group - block * Rows));
