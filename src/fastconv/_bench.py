@@ -110,6 +110,13 @@ def _torch_conv(x: np.ndarray, weight: np.ndarray, kwargs: dict) -> Optional[Cal
     return run
 
 
+def sample_repeats(seconds_per_call: float, sample_seconds: float = 5e-3) -> int:
+    """Calls per timed sample: runs of at least ~5 ms, so that the timer's noise and what the
+    other implementation left behind (dirty cache lines, a spinning thread pool) weigh on the
+    first call of a run only, as in a network that runs one library's layers one after another."""
+    return max(1, min(200, round(sample_seconds / max(seconds_per_call, 1e-6))))
+
+
 def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optional[int] = None,
                     backends: Sequence[str] = ("cpp",), with_torch: bool = True, rounds: int = 15,
                     dtype=np.float32) -> List[LayerResult]:
@@ -148,10 +155,7 @@ def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optiona
                 result.max_rel_error[impl] = float(np.abs(out - reference).max() / scale)
                 t0 = time.perf_counter()
                 function()
-                # calls are timed in runs of at least ~5 ms: the timer's noise and what the other
-                # implementation left in the caches (dirty lines, its thread pool) weigh on the
-                # first call of a run only, as in a network that runs one library's layers
-                repeats[impl] = max(1, min(200, round(5e-3 / max(time.perf_counter() - t0, 1e-6))))
+                repeats[impl] = sample_repeats(time.perf_counter() - t0)
             for _ in range(rounds):
                 for impl, function in implementations.items():
                     t0 = time.perf_counter()

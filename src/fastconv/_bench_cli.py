@@ -246,14 +246,18 @@ def run(suites: Sequence[str] = ("all",), quick: bool = False, threads: Optional
 def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: Sequence[str]) -> List[Dict[str, Any]]:
     reference = np.asarray(case.reference(), dtype=np.float64)
     scale = max(1.0, float(np.abs(reference).max()))
-    errors, times = {}, {impl: [] for impl in case.run}
-    for impl, function in case.run.items():  # warm-up and accuracy
+    errors, times, repeats = {}, {impl: [] for impl in case.run}, {}
+    for impl, function in case.run.items():  # warm-up, accuracy, and how many calls make a sample
         errors[impl] = float(np.abs(np.asarray(function(), dtype=np.float64) - reference).max() / scale)
+        start = time.perf_counter()
+        function()
+        repeats[impl] = _bench.sample_repeats(time.perf_counter() - start)
     for _ in range(rounds):  # interleaved: every implementation once per round
         for impl, function in case.run.items():
             start = time.perf_counter()
-            function()
-            times[impl].append(time.perf_counter() - start)
+            for _ in range(repeats[impl]):
+                function()
+            times[impl].append((time.perf_counter() - start) / repeats[impl])
     medians = {impl: statistics.median(t) for impl, t in times.items()}
     ours = {impl for impl in medians if impl.split("+")[0] in backends}  # "cpp+out": cpp with out=
     peer_times = [t for impl, t in medians.items() if impl not in ours]
