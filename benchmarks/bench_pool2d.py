@@ -1,4 +1,5 @@
-"""max/avg pooling: fastconv backends against torch on CNN-shaped maps (float32)."""
+"""max/avg pooling: fastconv backends against torch on CNN-shaped maps (float32), NCHW and NHWC
+(torch with channels-last tensors)."""
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ CASES = {
     "lecture-5x5-ceil": ((1, 1, 5, 5), {"kernel_size": 2, "ceil_mode": True}, False),
     "alexnet-pool1": ((1, 64, 55, 55), {"kernel_size": 3, "stride": 2}, False),
     "resnet-stem-b8": ((8, 64, 112, 112), {"kernel_size": 3, "stride": 2, "padding": 1}, True),
+    "alexnet-pool1-nhwc": ((1, 55, 55, 64), {"kernel_size": 3, "stride": 2, "layout": "NHWC"}, False),
+    "resnet-stem-b8-nhwc": ((8, 112, 112, 64), {"kernel_size": 3, "stride": 2, "padding": 1, "layout": "NHWC"}, True),
 }
 
 

@@ -107,11 +107,12 @@ def _conv_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> 
 
 
 def _pool_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> List[Case]:
+    batch = 2 if quick else 8
     shapes = [("lecture-5x5-ceil", (1, 1, 5, 5), dict(kernel_size=2, ceil_mode=True)),
               ("alexnet-pool1", (1, 64, 55, 55), dict(kernel_size=3, stride=2)),
-              ("resnet-stem-b8", (2 if quick else 8, 64, 112, 112), dict(kernel_size=3, stride=2, padding=1)),
+              (f"resnet-stem-b{batch}", (batch, 64, 112, 112), dict(kernel_size=3, stride=2, padding=1)),
               ("alexnet-pool1-nhwc", (1, 55, 55, 64), dict(kernel_size=3, stride=2, layout="NHWC")),
-              ("resnet-stem-b8-nhwc", (2 if quick else 8, 112, 112, 64),
+              (f"resnet-stem-b{batch}-nhwc", (batch, 112, 112, 64),
                dict(kernel_size=3, stride=2, padding=1, layout="NHWC"))]
     cases = []
     for kind, function in (("max", max_pool2d), ("avg", avg_pool2d)):
