@@ -137,12 +137,18 @@ template <bool IsMax, bool NanFree, typename T>
 bool pool_line_row(const Pool2dArgs<T>& a, const T* in, int64_t oh, T* line, int64_t interior, T identity, T* out) {
     const int64_t dilation_h = IsMax ? a.dilation_h : 1, dilation_w = IsMax ? a.dilation_w : 1;
     T* inner = line + a.pad_w;
+    const T* rows[3];
+    int count = 0;
     bool first = true;
     int32_t nan_seen = 0;
     for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
         const int64_t ih = oh * a.stride_h - a.pad_h + kh * dilation_h;
         if (ih < 0 || ih >= a.in_height) continue;
         const T* row = in + ih * a.in_width;
+        if (a.kernel_height <= 3) {  // up to three rows: gathered, then reduced in one pass below
+            rows[count++] = row;
+            continue;
+        }
         if (first) {
             for (int64_t i = 0; i < interior; ++i) inner[i] = row[i];
         } else {
@@ -152,6 +158,28 @@ bool pool_line_row(const Pool2dArgs<T>& a, const T* in, int64_t oh, T* line, int
             for (int64_t i = 0; i < interior; ++i) nan_seen |= row[i] != row[i];
         first = false;
     }
+    if (count == 3) {
+        const T *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
+        for (int64_t i = 0; i < interior; ++i) {
+            const T x = r0[i], y = r1[i], z = r2[i];
+            inner[i] = pool_reduce<IsMax, T, NanFree>(pool_reduce<IsMax, T, NanFree>(x, y), z);
+            if constexpr (NanFree) nan_seen |= (x != x) | (y != y) | (z != z);
+        }
+    } else if (count == 2) {
+        const T *r0 = rows[0], *r1 = rows[1];
+        for (int64_t i = 0; i < interior; ++i) {
+            const T x = r0[i], y = r1[i];
+            inner[i] = pool_reduce<IsMax, T, NanFree>(x, y);
+            if constexpr (NanFree) nan_seen |= (x != x) | (y != y);
+        }
+    } else if (count == 1) {
+        const T* r0 = rows[0];
+        for (int64_t i = 0; i < interior; ++i) {
+            inner[i] = r0[i];
+            if constexpr (NanFree) nan_seen |= r0[i] != r0[i];
+        }
+    }
+    first = first && count == 0;
     if (NanFree && nan_seen) return true;
     if (first)  // no input row in the window
         for (int64_t i = 0; i < interior; ++i) inner[i] = identity;
