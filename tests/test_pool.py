@@ -81,15 +81,19 @@ def test_avg_pool_divisors(backend):
     np.testing.assert_allclose(override[0, 0], [[2, 3], [3, 4.5]])
 
 
-def test_nhwc_matches_nchw(backend, dtype):
+@pytest.mark.parametrize("channels", [5, 64, 70, 131])  # the compiled NHWC loops block 64 channels
+def test_nhwc_matches_nchw(backend, dtype, channels):
     rng = np.random.default_rng(11)
-    x = random_array(rng, (2, 5, 11, 9), dtype)
+    x = random_array(rng, (2, channels, 11, 9), dtype)
+    x.flat[rng.integers(0, x.size, 5)] = np.nan  # NaN wins wherever it lies in the window
     nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     a, ia = fastconv.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True, backend=backend)
     b, ib = fastconv.max_pool2d(nhwc, 3, 2, 1, ceil_mode=True, return_indices=True, layout="NHWC",
                                 backend=backend)
     np.testing.assert_array_equal(a, b.transpose(0, 3, 1, 2))
     np.testing.assert_array_equal(ia, ib.transpose(0, 3, 1, 2))
+    values = fastconv.max_pool2d(nhwc, 3, 2, 1, ceil_mode=True, layout="NHWC", backend=backend)
+    np.testing.assert_array_equal(values, b)
     c = fastconv.avg_pool2d(x, 3, 2, 1, ceil_mode=True, backend=backend)
     d = fastconv.avg_pool2d(nhwc, 3, 2, 1, ceil_mode=True, layout="NHWC", backend=backend)
     assert_close(c, d.transpose(0, 3, 1, 2), dtype)

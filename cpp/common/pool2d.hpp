@@ -302,7 +302,25 @@ void max_pool2d_impl(const Pool2dArgs<T>& a) {
             int64_t* idx = a.indices ? a.indices + o : nullptr;
             const Window win = max_window(a, oh, ow);
             const int64_t first = win.h_begin * a.in_width + win.w_begin;
-            for (int64_t c = 0; c < C; ++c) out[c] = neg_inf;
+            int64_t c0 = 0;
+            if (!idx) {  // values only: channels in blocks the compiler keeps in registers across the window
+                constexpr int64_t block = 64;
+                for (; c0 + block <= C; c0 += block) {
+                    T best[block];
+                    for (int64_t c = 0; c < block; ++c) best[c] = neg_inf;
+                    for (int64_t ih = win.h_begin; ih < win.h_end; ih += a.dilation_h)
+                        for (int64_t iw = win.w_begin; iw < win.w_end; iw += a.dilation_w) {
+                            const T* pixel = image + (ih * a.in_width + iw) * C + c0;
+                            for (int64_t c = 0; c < block; ++c) {
+                                const T v = pixel[c];
+                                best[c] = (v > best[c] || util::is_nan(v)) ? v : best[c];
+                            }
+                        }
+                    for (int64_t c = 0; c < block; ++c) out[c0 + c] = best[c];
+                }
+                if (c0 == C) continue;
+            }
+            for (int64_t c = c0; c < C; ++c) out[c] = neg_inf;
             if (idx)
                 for (int64_t c = 0; c < C; ++c) idx[c] = first;
             for (int64_t ih = win.h_begin; ih < win.h_end; ih += a.dilation_h) {
@@ -317,7 +335,7 @@ void max_pool2d_impl(const Pool2dArgs<T>& a) {
                             idx[c] = take ? cell : idx[c];
                         }
                     } else {
-                        for (int64_t c = 0; c < C; ++c) {
+                        for (int64_t c = c0; c < C; ++c) {
                             const T v = pixel[c];
                             out[c] = (v > out[c] || util::is_nan(v)) ? v : out[c];
                         }
