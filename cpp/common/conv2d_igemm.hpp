@@ -193,12 +193,25 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     // Consecutive jobs of a thread share their outer index: the input tile when the weights are
     // the smaller operand (large planes), else the weights of a super-block (small planes with
     // many channels, whose weights would otherwise be streamed once per tile).
-    // Only when the super-blocks split evenly over the threads: a thread's contiguous run of jobs
-    // is then whole super-blocks (otherwise one thread gets the larger ones: 6 + 6 vs 5 blocks).
-    const bool tiles_inner = a.reduction * a.out_per_group > a.reduction / a.taps * positions &&
-                             super_blocks % a.num_threads == 0 && a.blocks % super_blocks == 0;
     const int64_t jobs = a.batch * a.groups * tiles * super_blocks;
     const int threads = a.num_threads;
+    bool tiles_inner = a.reduction * a.out_per_group > a.reduction / a.taps * positions;
+    if (tiles_inner && threads > 1) {
+        // Unless that order gives some thread a much larger share: its contiguous run of jobs
+        // (OpenMP's static schedule) is then whole super-blocks, which differ by a block
+        // (AlexNet conv1 at 2 threads: 6 blocks against 5).
+        int64_t total = 0, largest = 0;
+        for (int t = 0; t < threads; ++t) {
+            int64_t share = 0;
+            for (int64_t job = jobs * t / threads; job < jobs * (t + 1) / threads; ++job) {
+                const int64_t sb = (job / tiles) % super_blocks;
+                share += (sb + 1) * a.blocks / super_blocks - sb * a.blocks / super_blocks;
+            }
+            total += share;
+            largest = util::max_i64(largest, share);
+        }
+        tiles_inner = double(largest) * threads <= 1.06 * double(total);
+    }
     // Output rows without junk columns (row_pitch == out_width, NCHW): the last reduction chunk
     // writes its tiles straight from the registers, with the bias, not through the tile buffer.
     const bool direct_store = !a.nhwc && a.row_pitch == a.out_width;
