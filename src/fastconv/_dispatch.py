@@ -1,9 +1,9 @@
 """The backend registry: which backends exist, which one runs a call, and with how many threads.
 
-Backends are modules in ``fastconv.backends`` with the same three functions,
-``conv2d(call, num_threads)``, ``max_pool2d(call, num_threads)`` and
-``avg_pool2d(call, num_threads)``, each taking an already-validated call from ``_validate`` and
-writing into its output arrays.
+Backends are modules in ``fastconv._backends`` with the same four functions,
+``conv2d(call, num_threads)``, ``max_pool2d(call, num_threads)``, ``avg_pool2d(call, num_threads)``
+and ``filter2d(call, num_threads)``, each taking an already-validated call from ``_validate`` and
+writing into its output arrays (filter2d's FFT path is backend-independent: ``_fft_filter``).
 """
 
 from __future__ import annotations
