@@ -158,16 +158,18 @@ bool pool_line_row(const Pool2dArgs<T>& a, const T* in, int64_t oh, T* line, int
             for (int64_t i = 0; i < interior; ++i) nan_seen |= row[i] != row[i];
         first = false;
     }
+    // The rows the next output row reads that this one does not (stride rows further down), a
+    // cache line at a time: by the time they are needed they are on their way from memory.
+    if (count >= 2 && oh + 1 < a.out_height) {
+        const T* plane_end = in + a.in_height * a.in_width;
+        for (int k = 0; k < count; ++k) {
+            const T* next = rows[k] + a.stride_h * a.in_width;
+            if (next <= rows[count - 1] || next + interior > plane_end) continue;
+            for (int64_t i = 0; i < interior; i += 64 / int64_t(sizeof(T))) FASTCONV_PREFETCH(next + i);
+        }
+    }
     if (count == 3) {
         const T *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
-        // the rows the next output row reads (stride rows further down), a line at a time ahead
-        const T* ahead = r2 + a.stride_h * a.in_width;
-        const bool fetch = oh + 1 < a.out_height && r2 + a.stride_h * a.in_width + interior <= in + a.in_height * a.in_width;
-        if (fetch)
-            for (int64_t i = 0; i < interior; i += 64 / int64_t(sizeof(T))) {
-                FASTCONV_PREFETCH(ahead + i);
-                FASTCONV_PREFETCH(ahead - a.in_width + i);
-            }
         for (int64_t i = 0; i < interior; ++i) {
             const T x = r0[i], y = r1[i], z = r2[i];
             inner[i] = pool_reduce<IsMax, T, NanFree>(pool_reduce<IsMax, T, NanFree>(x, y), z);
