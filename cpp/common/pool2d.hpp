@@ -218,7 +218,7 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
     const int threads = a.num_threads;
     const int64_t jobs = a.batch * a.channels;
     bool failed = false;
-    FASTCONV_PARALLEL_FOR_JOBS
+    FASTCONV_PARALLEL_FOR_JOBS_DYNAMIC
     for (int64_t job = 0; job < jobs; ++job) {
         T* line = static_cast<T*>(std::malloc(static_cast<size_t>(line_width + a.out_width) * sizeof(T)));
         if (!line) {

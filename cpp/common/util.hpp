@@ -59,10 +59,15 @@ static inline T relu(T v) { return v < T(0) ? T(0) : v; }  // NaN stays NaN, lik
 #if defined(FASTCONV_OPENMP)
 #define FASTCONV_PARALLEL_FOR_JOBS \
     _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1 && jobs > 1)")
+// The same with jobs handed out as threads come free: for many small jobs (pooling planes), so
+// that a thread slowed by another library's spinning thread pool does not hold up the call.
+#define FASTCONV_PARALLEL_FOR_JOBS_DYNAMIC \
+    _Pragma("omp parallel for schedule(dynamic, 4) num_threads(threads) if (threads > 1 && jobs > 1)")
 // The same over a loop counted by `group_jobs`.
 #define FASTCONV_PARALLEL_FOR_GROUP_JOBS \
     _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1 && group_jobs > 1)")
 #else
 #define FASTCONV_PARALLEL_FOR_JOBS
+#define FASTCONV_PARALLEL_FOR_JOBS_DYNAMIC
 #define FASTCONV_PARALLEL_FOR_GROUP_JOBS
 #endif
