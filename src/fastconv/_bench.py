@@ -111,10 +111,20 @@ def _torch_conv(x: np.ndarray, weight: np.ndarray, kwargs: dict) -> Optional[Cal
 
 
 def sample_repeats(seconds_per_call: float, sample_seconds: float = 5e-3) -> int:
-    """Calls per timed sample: runs of at least ~5 ms, so that the timer's noise and what the
-    other implementation left behind (dirty cache lines, a spinning thread pool) weigh on the
-    first call of a run only, as in a network that runs one library's layers one after another."""
+    """Calls per timed sample: runs of at least ~5 ms, so that the timer's noise weighs little."""
     return max(1, min(200, round(sample_seconds / max(seconds_per_call, 1e-6))))
+
+
+def timed_sample(function: Callable[[], object], repeats: int) -> float:
+    """Seconds per call of `function` over `repeats` calls, after one untimed call: the first
+    call after another implementation ran pays for what that one left behind (its dirty cache
+    lines, cores gone idle, its thread pool asleep), which every implementation, measured in
+    turns, would otherwise be charged for; a network runs one library's layers back to back."""
+    function()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - start) / repeats
 
 
 def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optional[int] = None,
@@ -158,10 +168,7 @@ def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optiona
                 repeats[impl] = sample_repeats(time.perf_counter() - t0)
             for _ in range(rounds):
                 for impl, function in implementations.items():
-                    t0 = time.perf_counter()
-                    for _ in range(repeats[impl]):
-                        function()
-                    times[impl].append((time.perf_counter() - t0) / repeats[impl])
+                    times[impl].append(timed_sample(function, repeats[impl]))
             result.median_ms = {impl: 1e3 * statistics.median(t) for impl, t in times.items()}
             results.append(result)
     finally:

@@ -261,10 +261,7 @@ def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: S
         repeats[impl] = _bench.sample_repeats(time.perf_counter() - start)
     for _ in range(rounds):  # interleaved: every implementation once per round
         for impl, function in case.run.items():
-            start = time.perf_counter()
-            for _ in range(repeats[impl]):
-                function()
-            times[impl].append((time.perf_counter() - start) / repeats[impl])
+            times[impl].append(_bench.timed_sample(function, repeats[impl]))
     medians = {impl: statistics.median(t) for impl, t in times.items()}
     ours = {impl for impl in medians if impl.split("+")[0] in backends}  # "cpp+out": cpp with out=
     peer_times = [t for impl, t in medians.items() if impl not in ours]
