@@ -194,3 +194,14 @@ def test_filter2d_at_every_level(simd_level, algorithm, seed):
         assert_close(actual, expected, np.float64 if dtype == np.float64 else np.float32)
     else:
         np.testing.assert_array_equal(actual, expected)
+
+
+def test_type_stub_lists_every_function():
+    """src/fastconv/_core.pyi declares exactly the functions the compiled module has."""
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(fastconv.__file__).with_name("_core.pyi")
+    declared = {node.name for node in ast.parse(stub.read_text()).body if isinstance(node, ast.FunctionDef)}
+    compiled = {name for name in dir(_core) if not name.startswith("__") and callable(getattr(_core, name))}
+    assert declared == compiled
