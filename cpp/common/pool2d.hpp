@@ -69,6 +69,19 @@ inline void max_tap(const T* row, int64_t row_start, int64_t step, int64_t offse
         max_tap_step<0>(row, row_start, step, offset, lo, hi, best, best_index);
 }
 
+// Average pooling along one axis: the input cells [begin, end) the window at output o holds, and
+// the cells it counts toward the divisor (clipped to input + padding, or to the input alone).
+struct AvgSpan {
+    int64_t begin, end, counted;
+};
+
+inline AvgSpan avg_span(int64_t o, int64_t stride, int64_t pad, int64_t kernel, int64_t size, bool include_pad) {
+    const int64_t start = o * stride - pad;
+    const int64_t stop = util::min_i64(start + kernel, size + pad);
+    const int64_t begin = util::max_i64(start, 0), end = util::min_i64(stop, size);
+    return {begin, end, include_pad ? stop - start : util::max_i64(0, end - begin)};
+}
+
 struct AvgWindow {
     int64_t h_begin, h_end, w_begin, w_end;
     int64_t divisor;  // 0 when the window holds no input cell
@@ -76,34 +89,10 @@ struct AvgWindow {
 
 template <typename T>
 inline AvgWindow avg_window(const Pool2dArgs<T>& a, int64_t oh, int64_t ow) {
-    int64_t h0 = oh * a.stride_h - a.pad_h;
-    int64_t w0 = ow * a.stride_w - a.pad_w;
-    int64_t h1 = util::min_i64(h0 + a.kernel_height, a.in_height + a.pad_h);
-    int64_t w1 = util::min_i64(w0 + a.kernel_width, a.in_width + a.pad_w);
-    const int64_t padded_area = (h1 - h0) * (w1 - w0);
-    h0 = util::max_i64(h0, 0);
-    w0 = util::max_i64(w0, 0);
-    h1 = util::min_i64(h1, a.in_height);
-    w1 = util::min_i64(w1, a.in_width);
-    if (h0 >= h1 || w0 >= w1) return {h0, h0, w0, w0, 0};
-    int64_t divisor;
-    if (a.divisor_override != 0)
-        divisor = a.divisor_override;
-    else if (a.count_include_pad)
-        divisor = padded_area;
-    else
-        divisor = (h1 - h0) * (w1 - w0);
-    return {h0, h1, w0, w1, divisor};
-}
-
-// Average pooling along one axis: the cells the window at output o counts (clipped to input +
-// padding, or to the input alone) and the input cells it holds.
-inline void axis_counts(int64_t o, int64_t stride, int64_t pad, int64_t kernel, int64_t size, bool include_pad,
-                        int64_t* counted, int64_t* inputs) {
-    const int64_t start = o * stride - pad;
-    const int64_t end = util::min_i64(start + kernel, size + pad);
-    *inputs = util::max_i64(0, util::min_i64(end, size) - util::max_i64(start, 0));
-    *counted = include_pad ? end - start : *inputs;
+    const AvgSpan h = avg_span(oh, a.stride_h, a.pad_h, a.kernel_height, a.in_height, a.count_include_pad);
+    const AvgSpan w = avg_span(ow, a.stride_w, a.pad_w, a.kernel_width, a.in_width, a.count_include_pad);
+    if (h.begin >= h.end || w.begin >= w.end) return {h.begin, h.begin, w.begin, w.begin, 0};
+    return {h.begin, h.end, w.begin, w.end, a.divisor_override != 0 ? a.divisor_override : h.counted * w.counted};
 }
 
 // Pooling's reductions: max (a NaN wins and stays), or with NanFree the plain max (one
@@ -231,9 +220,8 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
         const T* in = a.input + job * in_plane;
         if constexpr (!IsMax) {
             for (int64_t ow = 0; ow < a.out_width; ++ow) {
-                int64_t counted, inputs;
-                axis_counts(ow, a.stride_w, a.pad_w, a.kernel_width, a.in_width, a.count_include_pad, &counted,
-                            &inputs);
+                const int64_t counted =
+                    avg_span(ow, a.stride_w, a.pad_w, a.kernel_width, a.in_width, a.count_include_pad).counted;
                 line[line_width + ow] = a.divisor_override ? T(1) : T(util::max_i64(counted, 1));
             }
         }
@@ -246,9 +234,8 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
             if constexpr (!IsMax) {
                 // divisor = a row part times a column part (see avg_window); a window without an
                 // input cell summed only the identity, 0, and any non-zero divisor leaves it 0
-                int64_t row_counted, row_inputs;
-                axis_counts(oh, a.stride_h, a.pad_h, a.kernel_height, a.in_height, a.count_include_pad, &row_counted,
-                            &row_inputs);
+                const int64_t row_counted =
+                    avg_span(oh, a.stride_h, a.pad_h, a.kernel_height, a.in_height, a.count_include_pad).counted;
                 const T row_part = T(a.divisor_override ? a.divisor_override : util::max_i64(row_counted, 1));
                 const T* columns = line + line_width;
                 for (int64_t ow = 0; ow < a.out_width; ++ow) out[ow] = out[ow] / (row_part * columns[ow]);
@@ -359,7 +346,6 @@ void max_pool2d_impl(const Pool2dArgs<T>& a) {
 template <typename T>
 void avg_pool2d_impl(const Pool2dArgs<T>& a) {
     const int64_t in_plane = a.in_height * a.in_width;
-    const int64_t out_plane = a.out_height * a.out_width;
     const int threads = a.num_threads;
     if (!a.nhwc) {
         pool_nchw_by_lines<false>(a);
