@@ -88,64 +88,37 @@ void load_row(const Filter2dArgs<T>& a, const In* plane, int64_t input_row, int6
     }
 }
 
-// out[j] = sum over r < KH, c < KW of taps[r * KW + c] * rows[r][j + c * step], for j < n; the
-// taps held in registers. Reads rows[r][0 .. n + (KW - 1) * step), never beyond.
-template <typename V, int KH, int KW>
-void taps_row_fixed(const typename V::T* const* rows, const typename V::T* taps, int64_t step, int64_t n,
-                    typename V::T* out) {
+// out[j] = sum over r < KH, c < KW of taps[r * KW + c] * rows[r][j + c * step], for j < n; reads
+// rows[r][0 .. n + (KW - 1) * step), never beyond. With FixedH, FixedW > 0 the kernel size is a
+// compile-time constant and the taps are held in registers; with 0 they are broadcast as used.
+template <typename V, int FixedH, int FixedW>
+void taps_row_sized(const typename V::T* const* rows, const typename V::T* taps, int64_t kernel_height,
+                    int64_t kernel_width, int64_t step, int64_t n, typename V::T* out) {
     using T = typename V::T;
     constexpr int lanes = V::lanes;
-    V w[KH * KW];
-    for (int t = 0; t < KH * KW; ++t) w[t] = V::broadcast(taps[t]);
-    const T* row[KH];
-    for (int r = 0; r < KH; ++r) row[r] = rows[r];
+    constexpr bool fixed = FixedH > 0 && FixedW > 0;
+    const int64_t kh = fixed ? FixedH : kernel_height, kw = fixed ? FixedW : kernel_width;
+    V held[fixed ? FixedH * FixedW : 1];
+    if constexpr (fixed)
+        for (int t = 0; t < FixedH * FixedW; ++t) held[t] = V::broadcast(taps[t]);
+    auto weight = [&](int64_t t) {
+        if constexpr (fixed)
+            return held[t];
+        else
+            return V::broadcast(taps[t]);
+    };
     int64_t j = 0;
     for (; j + 4 * lanes <= n; j += 4 * lanes) {
         V a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
-        for (int r = 0; r < KH; ++r)
-            for (int c = 0; c < KW; ++c) {
-                const T* p = row[r] + j + c * step;
-                const V& k = w[r * KW + c];
-                a0 = V::fma(V::load(p), k, a0);
-                a1 = V::fma(V::load(p + lanes), k, a1);
-                a2 = V::fma(V::load(p + 2 * lanes), k, a2);
-                a3 = V::fma(V::load(p + 3 * lanes), k, a3);
-            }
-        a0.store(out + j);
-        a1.store(out + j + lanes);
-        a2.store(out + j + 2 * lanes);
-        a3.store(out + j + 3 * lanes);
-    }
-    for (; j < n; j += lanes) {
-        const int m = static_cast<int>(util::min_i64(lanes, n - j));
-        V acc = V::zero();
-        for (int r = 0; r < KH; ++r)
-            for (int c = 0; c < KW; ++c) acc = V::fma(V::load_first(row[r] + j + c * step, m), w[r * KW + c], acc);
-        acc.store_first(out + j, m);
-    }
-}
-
-// taps_row_fixed for any kernel size (the taps broadcast as they are used).
-template <typename V>
-void taps_row_any(const typename V::T* const* rows, const typename V::T* taps, int64_t kernel_height,
-                  int64_t kernel_width, int64_t step, int64_t n, typename V::T* out) {
-    using T = typename V::T;
-    constexpr int lanes = V::lanes;
-    int64_t j = 0;
-    for (; j + 4 * lanes <= n; j += 4 * lanes) {
-        V a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
-        for (int64_t r = 0; r < kernel_height; ++r) {
-            const T* row = rows[r] + j;
-            const T* k = taps + r * kernel_width;
-            for (int64_t c = 0; c < kernel_width; ++c) {
-                const T* p = row + c * step;
-                const V w = V::broadcast(k[c]);
+        for (int64_t r = 0; r < kh; ++r)
+            for (int64_t c = 0; c < kw; ++c) {
+                const T* p = rows[r] + j + c * step;
+                const V w = weight(r * kw + c);
                 a0 = V::fma(V::load(p), w, a0);
                 a1 = V::fma(V::load(p + lanes), w, a1);
                 a2 = V::fma(V::load(p + 2 * lanes), w, a2);
                 a3 = V::fma(V::load(p + 3 * lanes), w, a3);
             }
-        }
         a0.store(out + j);
         a1.store(out + j + lanes);
         a2.store(out + j + 2 * lanes);
@@ -154,9 +127,8 @@ void taps_row_any(const typename V::T* const* rows, const typename V::T* taps, i
     for (; j < n; j += lanes) {
         const int m = static_cast<int>(util::min_i64(lanes, n - j));
         V acc = V::zero();
-        for (int64_t r = 0; r < kernel_height; ++r)
-            for (int64_t c = 0; c < kernel_width; ++c)
-                acc = V::fma(V::load_first(rows[r] + j + c * step, m), V::broadcast(taps[r * kernel_width + c]), acc);
+        for (int64_t r = 0; r < kh; ++r)
+            for (int64_t c = 0; c < kw; ++c) acc = V::fma(V::load_first(rows[r] + j + c * step, m), weight(r * kw + c), acc);
         acc.store_first(out + j, m);
     }
 }
@@ -164,15 +136,14 @@ void taps_row_any(const typename V::T* const* rows, const typename V::T* taps, i
 template <typename V>
 void taps_row(const typename V::T* const* rows, const typename V::T* taps, int64_t kernel_height,
               int64_t kernel_width, int64_t step, int64_t n, typename V::T* out) {
-    const int64_t shape = kernel_height * 100 + kernel_width;
-    switch (shape) {
-        case 303: return taps_row_fixed<V, 3, 3>(rows, taps, step, n, out);
-        case 505: return taps_row_fixed<V, 5, 5>(rows, taps, step, n, out);
-        case 103: return taps_row_fixed<V, 1, 3>(rows, taps, step, n, out);
-        case 105: return taps_row_fixed<V, 1, 5>(rows, taps, step, n, out);
-        case 301: return taps_row_fixed<V, 3, 1>(rows, taps, step, n, out);
-        case 501: return taps_row_fixed<V, 5, 1>(rows, taps, step, n, out);
-        default: return taps_row_any<V>(rows, taps, kernel_height, kernel_width, step, n, out);
+    switch (kernel_height * 100 + kernel_width) {
+        case 303: return taps_row_sized<V, 3, 3>(rows, taps, 3, 3, step, n, out);
+        case 505: return taps_row_sized<V, 5, 5>(rows, taps, 5, 5, step, n, out);
+        case 103: return taps_row_sized<V, 1, 3>(rows, taps, 1, 3, step, n, out);
+        case 105: return taps_row_sized<V, 1, 5>(rows, taps, 1, 5, step, n, out);
+        case 301: return taps_row_sized<V, 3, 1>(rows, taps, 3, 1, step, n, out);
+        case 501: return taps_row_sized<V, 5, 1>(rows, taps, 5, 1, step, n, out);
+        default: return taps_row_sized<V, 0, 0>(rows, taps, kernel_height, kernel_width, step, n, out);
     }
 }
 
