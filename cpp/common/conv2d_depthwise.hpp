@@ -18,6 +18,21 @@ namespace fastconv {
 namespace FASTCONV_ISA {
 namespace {
 
+// Rows x Segment vectors of results into consecutive output rows from column ow0 (masked stores
+// at the rows' ends).
+template <class V, int Segment, int Rows>
+inline void store_segments(const V (&acc)[Rows][Segment], typename V::T* out, int64_t out_width, int64_t ow0) {
+    constexpr int L = V::lanes;
+    for (int r = 0; r < Rows; ++r)
+        for (int v = 0; v < Segment; ++v) {
+            const int64_t left = out_width - ow0 - v * L;
+            if (left >= L)
+                acc[r][v].store(out + r * out_width + ow0 + v * L);
+            else if (left > 0)
+                acc[r][v].store_first(out + r * out_width + ow0 + v * L, int(left));
+        }
+}
+
 // Output rows [oh, oh + Rows) of one channel from its packed plane, Segment vectors of each row
 // in registers at a time.
 template <class V, int Segment, int Rows>
@@ -40,16 +55,7 @@ inline void depthwise_segments(const Conv2dDepthwiseArgs<typename V::T>& a, cons
 #pragma GCC unroll 4
                 for (int v = 0; v < Segment; ++v) acc[r][v] = V::fma(b, V::load(src + r * pitch + v * L), acc[r][v]);
         }
-        for (int r = 0; r < Rows; ++r) {
-            T* out_row = out + (oh + r) * a.out_width;
-            for (int v = 0; v < Segment; ++v) {
-                const int64_t left = a.out_width - ow0 - v * L;
-                if (left >= L)
-                    acc[r][v].store(out_row + ow0 + v * L);
-                else if (left > 0)
-                    acc[r][v].store_first(out_row + ow0 + v * L, int(left));
-            }
-        }
+        store_segments<V, Segment, Rows>(acc, out + oh * a.out_width, a.out_width, ow0);
     }
 }
 
@@ -91,16 +97,7 @@ inline void depthwise_segments_shared(const Conv2dDepthwiseArgs<typename V::T>& 
                         }
                     }
             }
-        for (int r = 0; r < Rows; ++r) {
-            T* out_row = out + (oh + r) * a.out_width;
-            for (int v = 0; v < Segment; ++v) {
-                const int64_t left = a.out_width - ow0 - v * L;
-                if (left >= L)
-                    acc[r][v].store(out_row + ow0 + v * L);
-                else if (left > 0)
-                    acc[r][v].store_first(out_row + ow0 + v * L, int(left));
-            }
-        }
+        store_segments<V, Segment, Rows>(acc, out + oh * a.out_width, a.out_width, ow0);
     }
 }
 
@@ -108,8 +105,6 @@ inline void depthwise_segments_shared(const Conv2dDepthwiseArgs<typename V::T>& 
 template <typename T, int Segment>
 void depthwise_rows(const Conv2dDepthwiseArgs<T>& a) {
     using V = typename VecFor<T>::type;
-    constexpr int L = V::lanes;
-    constexpr int kSegment = Segment;
     const PackGeometry& p = a.pack;
     const int64_t in_plane = p.in_height * p.in_width;
     const int64_t out_plane = a.out_height * a.out_width;
@@ -133,12 +128,12 @@ void depthwise_rows(const Conv2dDepthwiseArgs<T>& a) {
         if (a.dilation_h == 1 && a.dilation_w == 1 && p.stride_h == 1 && p.stride_w == 1) {
             constexpr int kRows = kVectorRegisters >= 32 ? 4 : 2;
             for (; oh + kRows <= a.out_height; oh += kRows)
-                depthwise_segments_shared<V, kSegment, kRows>(a, packed, w, bias, oh, out);
-            for (; oh < a.out_height; ++oh) depthwise_segments_shared<V, kSegment, 1>(a, packed, w, bias, oh, out);
+                depthwise_segments_shared<V, Segment, kRows>(a, packed, w, bias, oh, out);
+            for (; oh < a.out_height; ++oh) depthwise_segments_shared<V, Segment, 1>(a, packed, w, bias, oh, out);
         }
         for (; oh + 1 < a.out_height; oh += 2)
-            depthwise_segments<V, kSegment, 2>(a, packed, w, taps, bias, oh, out);
-        if (oh < a.out_height) depthwise_segments<V, kSegment, 1>(a, packed, w, taps, bias, oh, out);
+            depthwise_segments<V, Segment, 2>(a, packed, w, taps, bias, oh, out);
+        if (oh < a.out_height) depthwise_segments<V, Segment, 1>(a, packed, w, taps, bias, oh, out);
         if (a.relu)
             for (int64_t i = 0; i < out_plane; ++i) out[i] = util::relu(out[i]);
     }
