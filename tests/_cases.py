@@ -148,3 +148,24 @@ def random_pool_case(rng, dtype, kind: str) -> PoolCase:
 def reference(function, case, **extra):
     return getattr(fastconv, function)(case.input, *([case.weight] if hasattr(case, "weight") else []),
                                        **case.kwargs, **extra, backend="reference")
+
+
+def run_in_threads(work, count):
+    """Run work(0) ... work(count - 1) at once on Python threads; re-raise the first error."""
+    import threading
+
+    errors = []
+
+    def guarded(i):
+        try:
+            work(i)
+        except BaseException as error:  # surfaced in the calling thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

@@ -6,7 +6,7 @@ import pytest
 
 import fastconv
 from fastconv import kernels
-from _cases import assert_close
+from _cases import assert_close, run_in_threads
 
 ndimage = pytest.importorskip("scipy.ndimage")
 signal = pytest.importorskip("scipy.signal")
@@ -233,27 +233,16 @@ def test_matches_opencv_filter2d(fast_backend, border, cv2_border, seed):
 
 def test_concurrent_calls_from_python_threads(fast_backend):
     """Several Python threads filtering at once (the kernels release the GIL, scratch is per job)."""
-    import threading
-
     rng = np.random.default_rng(13)
     images = [rng.integers(0, 256, (64 + 7 * i, 90, 3)).astype(np.uint8) for i in range(6)]
     kernel = kernels.gaussian(1.2, 7)
     expected = [fastconv.filter2d(im, kernel, channel_axis=-1, dtype=np.uint8, backend="reference")
                 for im in images]
-    results, errors = [None] * len(images), []
 
     def work(i):
-        try:
-            for algorithm in ("direct", "separable", "auto"):
-                results[i] = fastconv.filter2d(images[i], kernel, channel_axis=-1, dtype=np.uint8,
-                                               algorithm=algorithm, backend=fast_backend)
-                np.testing.assert_array_equal(results[i], expected[i])
-        except Exception as error:  # surfaced below
-            errors.append(error)
+        for algorithm in ("direct", "separable", "auto"):
+            result = fastconv.filter2d(images[i], kernel, channel_axis=-1, dtype=np.uint8, algorithm=algorithm,
+                                       backend=fast_backend)
+            np.testing.assert_array_equal(result, expected[i])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(images))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_in_threads(work, len(images))
