@@ -50,8 +50,7 @@ _BORDER_CODES = {"constant": 0, "reflect": 1, "nearest": 2, "mirror": 3, "wrap":
 
 
 def filter2d(call: Filter2dCall, num_threads: int) -> None:
-    separable = call.algorithm == "separable"
-    (top, _), (left, _) = call.padding
-    _core.filter2d(call.image, call.output, call.kernel, call.row_taps if separable else None,
-                   call.column_taps if separable else None, (top, left), _BORDER_CODES[call.border], call.cval,
-                   call.compute_dtype == np.float64, call.round_margin, num_threads)
+    (top, _), (left, _) = call.padding  # the taps are set when, and only when, the separable path was chosen
+    _core.filter2d(call.image, call.output, call.kernel, call.row_taps, call.column_taps, (top, left),
+                   _BORDER_CODES[call.border], call.cval, call.compute_dtype == np.float64, call.round_margin,
+                   num_threads)
