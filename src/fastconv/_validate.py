@@ -20,7 +20,8 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 LAYOUTS = ("NCHW", "NHWC")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 CONV_ALGORITHMS = ("auto", "igemm", "depthwise", "winograd", "direct")
-_NUMPY_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+# conv2d padding_mode (torch names) -> np.pad mode
+NUMPY_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 # Kernels index with signed 64-bit integers: keep every array (in bytes) and every padded extent
 # below this so that no index arithmetic can overflow.
 MAX_BYTES = np.iinfo(np.int64).max // 2
@@ -337,7 +338,7 @@ def _pad_input(x4: np.ndarray, sides: Tuple[int, int, int, int], mode: str, layo
     check_bytes(_layout_shape(n, c, h + top + bottom, w + left + right, layout), x4.dtype, "padded input", function)
     spatial = ((top, bottom), (left, right))
     widths = ((0, 0), (0, 0), *spatial) if layout == "NCHW" else ((0, 0), *spatial, (0, 0))
-    return np.pad(x4, widths, mode=_NUMPY_PAD_MODE[mode])
+    return np.pad(x4, widths, mode=NUMPY_PAD_MODE[mode])
 
 
 @dataclass

@@ -17,7 +17,6 @@ from . import _validate
 from .conv import conv2d
 
 IntPair = Union[int, Tuple[int, int]]
-_NUMPY_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
 def _nchw(array: np.ndarray, layout: str) -> np.ndarray:
@@ -37,7 +36,7 @@ def _fold_padding(grad_padded: np.ndarray, size: Tuple[int, int], sides: Tuple[i
     if padding_mode == "zeros":
         result[...] = grad_padded[:, :, top:top + height, left:left + width]
         return result
-    mode = _NUMPY_PAD_MODE[padding_mode]
+    mode = _validate.NUMPY_PAD_MODE[padding_mode]
     rows = np.pad(np.arange(height), (top, bottom), mode=mode)
     cols = np.pad(np.arange(width), (left, right), mode=mode)
     by_rows = np.zeros((*grad_padded.shape[:2], height, grad_padded.shape[3]), dtype=grad_padded.dtype)
@@ -129,9 +128,9 @@ def conv2d_backward(grad_output: np.ndarray, input: np.ndarray, weight: np.ndarr
         if unbatched:
             grad_input = grad_input[0]
     if "weight" in needs:
-        mode = _NUMPY_PAD_MODE[padding_mode]
+        mode = _validate.NUMPY_PAD_MODE[padding_mode]
         widths = ((0, 0), (0, 0), (top, bottom), (left, right))
-        x_padded = np.pad(x, widths, mode=mode) if mode != "constant" else np.pad(x, widths)
+        x_padded = np.pad(x, widths, mode=mode)
         grad_weight = _weight_gradient(x_padded, g, w.shape, groups, (sh, sw), (dh, dw))
     return grad_input, grad_weight, grad_bias
 
