@@ -114,8 +114,9 @@ PackGeometry pack_geometry(const Conv2dArgs<T>& a, bool in_place, bool share_pad
     g.phase_rows = (rows_read(a) + sh - 1) / sh;
     g.pitch = in_place ? a.in_width : (cols_read(a) + sw - 1) / sw;
     if (share_padding && !in_place) {
-        // every phase's input columns must fit a row (q1 <= pitch), and the columns read past the
-        // pitch must land in the next row's left padding (full pitch - pitch <= q0)
+        // every phase's input columns and every output row must fit a row (q1, out_width <= pitch),
+        // and the columns read past the pitch must land in the next row's left padding
+        // (full pitch - pitch <= q0)
         int64_t data_end = 0, left_zeros = g.pitch;
         for (int64_t pw = 0; pw < sw; ++pw) {
             int64_t q0, q1;
@@ -123,7 +124,7 @@ PackGeometry pack_geometry(const Conv2dArgs<T>& a, bool in_place, bool share_pad
             data_end = util::max_i64(data_end, q1);
             left_zeros = util::min_i64(left_zeros, q0);
         }
-        g.pitch = util::max_i64(1, util::max_i64(data_end, g.pitch - left_zeros));
+        g.pitch = util::max_i64(a.out_width, util::max_i64(data_end, g.pitch - left_zeros));
     }
     const int64_t max_a = (a.kernel_height - 1) * a.dilation_h / sh;
     const int64_t max_b = (a.kernel_width - 1) * a.dilation_w / sw;

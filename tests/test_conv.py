@@ -20,6 +20,23 @@ def test_matches_reference(backend, dtype, seed):
     assert_close(actual, expected, dtype)
 
 
+# Padded rows share a zero column with their neighbours in the packed input; padding wider than
+# the kernel reaches, asymmetric padding and strides must still keep every output row apart.
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("kernel, stride, padding", [
+    ((1, 3), 1, (0, 3)), ((3, 3), 1, 1), ((3, 3), 1, (1, 1, 2, 0)), ((3, 3), 1, (1, 1, 0, 2)),
+    ((1, 1), 1, (0, 4)), ((3, 5), 2, (1, 2)), ((2, 2), 1, (0, 0, 1, 1)), ((3, 3), (1, 3), 3)])
+def test_padded_rows_stay_apart(backend, dtype, layout, kernel, stride, padding):
+    rng = np.random.default_rng(7)
+    x = random_array(rng, (2, 5, 6, 9), dtype)
+    weight = random_array(rng, (4, 5) + kernel, dtype)
+    if layout == "NHWC":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    kwargs = dict(stride=stride, padding=padding, layout=layout)
+    expected = fastconv.conv2d(x.astype(np.float64), weight.astype(np.float64), **kwargs, backend="reference")
+    assert_close(fastconv.conv2d(x, weight, **kwargs, backend=backend), expected, dtype)
+
+
 @pytest.mark.parametrize("seed", range(100, 140))
 def test_matches_torch(backend, dtype, seed):
     torch_ops = pytest.importorskip("_torch")
