@@ -31,3 +31,17 @@ def test_run_and_format():
     assert result.max_rel_error[backend] < 1e-5
     table = _bench.format_conv_table(results, peak_gflops=100.0, backend=backend)
     assert "lecture-3to64@256" in table and "% peak" in table
+
+
+def test_peak_probe_joins_the_rounds():
+    import fastconv
+
+    backend = fastconv.backends()[0]
+    (result,) = _bench.run_conv_layers(("depthwise-3x3@56",), threads=1, backends=(backend,), rounds=2,
+                                       peak_probe=True)
+    assert result.peak_gflops is not None and result.peak_gflops > 0
+    assert "gemm-peak" not in result.median_ms
+    table = _bench.format_conv_table([result], peak_gflops=1e9, backend=backend)
+    # the layer's own probe, not the (absurd) table-wide figure, gives its fraction of the peak
+    gflops = result.flops / (result.median_ms[backend] * 1e-3) / 1e9
+    assert f"{100 * gflops / result.peak_gflops:6.1f}%" in table

@@ -45,39 +45,42 @@ def conv_flops(input_shape: Sequence[int], weight_shape: Sequence[int], output_s
     return 2.0 * math.prod(output_shape) * math.prod(weight_shape[1:])
 
 
-def gemm_peak_gflops(threads: int, size: int = 2048) -> tuple:
-    """FP32 GEMM throughput at `threads` threads: (GFLOP/s, what measured it).
+def gemm_probe(threads: int, size: int = 2048) -> tuple:
+    """A square FP32 GEMM at `threads` threads: (function running one product, what it runs).
 
-    PyTorch's GEMM when installed (its thread count is set exactly), else NumPy's BLAS limited
-    with threadpoolctl when installed, else NumPy's BLAS at its own thread count. The product is
-    written into one preallocated array: a fresh 16 MB result per call would add page faults to
-    what should time the arithmetic (torch.mm 2048x2048 read 7-22% lower that way here).
+    PyTorch's GEMM when installed (its thread count is set for each call), else NumPy's BLAS held
+    to `threads` (threadpoolctl, when installed). The product is written into one preallocated
+    array: a fresh 16 MB result per call would add page faults to what should time the
+    arithmetic (torch.mm 2048x2048 read 7-22% lower that way here).
     """
     a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
     b = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
     c = np.empty((size, size), dtype=np.float32)
     try:
         import torch
+    except ImportError:
+        def run_numpy() -> None:
+            with _dispatch.blas_threads(threads):
+                np.matmul(a, b, out=c)
 
+        return run_numpy, f"numpy matmul {size}x{size}, {threads} threads"
+    ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
+
+    def run_torch() -> None:
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
-        ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
         try:
-            seconds = _median_time(lambda: torch.mm(ta, tb, out=tc), min_time=0.5)
+            torch.mm(ta, tb, out=tc)
         finally:
             torch.set_num_threads(before)
-        return 2 * size**3 / seconds / 1e9, f"torch.mm {size}x{size}, {threads} threads"
-    except ImportError:
-        pass
-    try:
-        from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(threads):
-            seconds = _median_time(lambda: np.matmul(a, b, out=c), min_time=0.5)
-        return 2 * size**3 / seconds / 1e9, f"numpy matmul {size}x{size}, {threads} threads"
-    except ImportError:
-        seconds = _median_time(lambda: np.matmul(a, b, out=c), min_time=0.5)
-        return 2 * size**3 / seconds / 1e9, f"numpy matmul {size}x{size}, BLAS default threads"
+    return run_torch, f"torch.mm {size}x{size}, {threads} threads"
+
+
+def gemm_peak_gflops(threads: int, size: int = 2048) -> tuple:
+    """FP32 GEMM throughput at `threads` threads: (GFLOP/s, what measured it); see gemm_probe."""
+    function, probe = gemm_probe(threads, size)
+    return 2 * size**3 / _median_time(function, min_time=0.5) / 1e9, probe
 
 
 def _median_time(function: Callable[[], object], min_time: float = 0.2, max_repeats: int = 200) -> float:
@@ -97,6 +100,7 @@ class LayerResult:
     flops: float
     median_ms: Dict[str, float] = field(default_factory=dict)
     max_rel_error: Dict[str, float] = field(default_factory=dict)
+    peak_gflops: Optional[float] = None  # the GEMM probe, timed in the same rounds as the layer
 
 
 def _torch_conv(x: np.ndarray, weight: np.ndarray, kwargs: dict) -> Optional[Callable[[], object]]:
@@ -132,8 +136,13 @@ def timed_sample(function: Callable[[], object], repeats: int) -> float:
 
 def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optional[int] = None,
                     backends: Sequence[str] = ("cpp",), with_torch: bool = True, rounds: int = 15,
-                    dtype=np.float32) -> List[LayerResult]:
-    """Time every layer with every implementation, interleaved: each round calls each one once."""
+                    dtype=np.float32, peak_probe: bool = False) -> List[LayerResult]:
+    """Time every layer with every implementation, interleaved: each round calls each one once.
+
+    `peak_probe`: a 1024x1024 GEMM (gemm_probe) joins every round, so that each layer's fraction
+    of the peak compares timings taken in the same seconds, not the layer against a probe run
+    before the whole table (on this shared VM a core's throughput drifts by a third in minutes).
+    """
     threads = threads or _dispatch.get_num_threads()
     before = _dispatch.get_num_threads()
     _dispatch.set_num_threads(threads)
@@ -147,6 +156,8 @@ def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optiona
         except ImportError:
             torch = None
     results = []
+    probe_size = 1024
+    probe = gemm_probe(threads, probe_size)[0] if peak_probe else None
     try:
         for name in layers:
             input_shape, weight_shape, kwargs = CONV_LAYERS[name]
@@ -160,8 +171,11 @@ def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optiona
                 implementations["torch"] = peer
             reference = conv2d(x.astype(np.float64), weight.astype(np.float64), **kwargs, backend="reference")
             result = LayerResult(name, conv_flops(input_shape, weight_shape, reference.shape))
-            times: Dict[str, List[float]] = {impl: [] for impl in implementations}
-            repeats: Dict[str, int] = {}
+            timed = dict(implementations)
+            if probe is not None:
+                timed["gemm-peak"] = probe
+            times: Dict[str, List[float]] = {impl: [] for impl in timed}
+            repeats: Dict[str, int] = {"gemm-peak": 1}
             for impl, function in implementations.items():  # warm-up, and the error against the reference
                 out = np.asarray(function())
                 scale = max(1.0, float(np.abs(reference).max()))
@@ -170,8 +184,10 @@ def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optiona
                 function()
                 repeats[impl] = sample_repeats(time.perf_counter() - t0)
             for _ in range(rounds):
-                for impl, function in implementations.items():
+                for impl, function in timed.items():
                     times[impl].append(timed_sample(function, repeats[impl]))
+            if probe is not None:
+                result.peak_gflops = 2 * probe_size**3 / statistics.median(times.pop("gemm-peak")) / 1e9
             result.median_ms = {impl: 1e3 * statistics.median(t) for impl, t in times.items()}
             results.append(result)
     finally:
@@ -182,20 +198,24 @@ def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optiona
 
 
 def format_conv_table(results: Sequence[LayerResult], peak_gflops: float, backend: str = "cpp") -> str:
-    """A table: layer, torch ms, fastconv ms, speed-up, GFLOP/s, % of peak, max relative error."""
+    """A table: layer, torch ms, fastconv ms, speed-up, GFLOP/s, % of peak, max relative error.
+
+    % of peak: against the layer's own probe when it was timed with one, else `peak_gflops`."""
     has_torch = any("torch" in r.median_ms for r in results)
-    header = f"{'layer':24s} {'torch ms':>9s} {backend + ' ms':>9s} {'speed-up':>8s} {'GFLOP/s':>8s} {'% peak':>7s} {'max rel err':>11s}"
+    header = (f"{'layer':24s} {'torch ms':>9s} {backend + ' ms':>9s} {'speed-up':>8s} {'GFLOP/s':>8s} "
+              f"{'peak':>6s} {'% peak':>7s} {'max rel err':>11s}")
     lines = [header, "-" * len(header)]
     speedups = []
     for r in results:
         ours = r.median_ms[backend]
         gflops = r.flops / (ours * 1e-3) / 1e9
+        peak = r.peak_gflops or peak_gflops
         torch_ms = r.median_ms.get("torch")
         speedup = torch_ms / ours if torch_ms else None
         if speedup:
             speedups.append(speedup)
         lines.append(f"{r.layer:24s} {torch_ms if torch_ms else float('nan'):9.3f} {ours:9.3f} "
-                     f"{speedup if speedup else float('nan'):8.2f} {gflops:8.1f} {100 * gflops / peak_gflops:6.1f}% "
+                     f"{speedup if speedup else float('nan'):8.2f} {gflops:8.1f} {peak:6.0f} {100 * gflops / peak:6.1f}% "
                      f"{r.max_rel_error[backend]:11.1e}")
     if has_torch and speedups:
         lines.append(f"geo-mean speed-up over torch: {math.exp(sum(map(math.log, speedups)) / len(speedups)):.2f}"
