@@ -205,3 +205,21 @@ def test_type_stub_lists_every_function():
     declared = {node.name for node in ast.parse(stub.read_text()).body if isinstance(node, ast.FunctionDef)}
     compiled = {name for name in dir(_core) if not name.startswith("__") and callable(getattr(_core, name))}
     assert declared == compiled
+
+
+# Output rows at least a register tile wide (64-128 positions) are tiled row by row and stored
+# straight from the registers: whole rows, a row ending mid-vector, padding in place or read
+# in place (valid), strides, and channel counts that leave partial register blocks.
+@pytest.mark.parametrize("width, kwargs", [
+    (256, dict(padding=1)), (150, dict(padding=1)), (256, dict(padding=0)), (200, dict(padding=(1, 2))),
+    (300, dict(padding=2, stride=2)), (140, dict(padding="same", dilation=2)), (133, dict(padding=(0, 3)))])
+def test_conv2d_wide_rows_at_every_level(simd_level, dtype, width, kwargs):
+    rng = np.random.default_rng(width)
+    x = rng.standard_normal((2, 3, 5, width)).astype(dtype)
+    weight = rng.standard_normal((7, 3, 3, 3)).astype(dtype)
+    bias = rng.standard_normal(7).astype(dtype)
+    for relu in (None, "relu"):
+        expected = fastconv.conv2d(x, weight, bias, **kwargs, activation=relu, backend="reference")
+        for algorithm in ("igemm", "auto"):
+            actual = fastconv.conv2d(x, weight, bias, **kwargs, activation=relu, algorithm=algorithm, backend="cpp")
+            assert_close(actual, expected, dtype)

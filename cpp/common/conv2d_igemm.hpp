@@ -178,7 +178,16 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     constexpr int Vectors = tile_vectors<Rows>();
     constexpr int64_t tile_width = int64_t(Vectors) * V::lanes;
     const int64_t positions = a.out_height * a.row_pitch;
-    const int64_t tiles = (positions + tile_width - 1) / tile_width;
+    const int64_t plane = a.out_height * a.out_width;
+    // Row tiles (NCHW output rows at least a tile wide, with junk columns in the pitch): every tile
+    // lies inside one output row, so the last chunk stores it straight from the registers, and
+    // no junk column is computed when the row is a whole number of vectors (the lecture's
+    // 256-wide layer: 4 tiles a row). Otherwise tiles run across rows, junk columns and all.
+    const int64_t row_in_vectors = (a.out_width + V::lanes - 1) / V::lanes * V::lanes;
+    const bool row_tiles = !a.nhwc && a.row_pitch != a.out_width && a.out_width >= tile_width &&
+                           row_in_vectors <= a.row_pitch;
+    const int64_t tiles_per_row = (a.out_width + tile_width - 1) / tile_width;
+    const int64_t tiles = row_tiles ? a.out_height * tiles_per_row : (positions + tile_width - 1) / tile_width;
     // super-blocks of at most kSuperBlock blocks, their sizes differing by one at most: threads
     // get equal shares of work
     const int64_t super_blocks = (a.blocks + kSuperBlock - 1) / kSuperBlock;
@@ -212,14 +221,23 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
         }
         tiles_inner = double(largest) * threads <= 1.06 * double(total);
     }
-    // Output rows without junk columns (row_pitch == out_width, NCHW): the last reduction chunk
-    // writes its tiles straight from the registers, with the bias, not through the tile buffer.
-    const bool direct_store = !a.nhwc && a.row_pitch == a.out_width;
+    // Output rows without junk columns (row_pitch == out_width, NCHW) or row tiles: the last
+    // reduction chunk writes its tiles straight from the registers, with the bias, not through
+    // the tile buffer.
+    const bool direct_store = !a.nhwc && (a.row_pitch == a.out_width || row_tiles);
 
     // One (image, group, tile, super-block): every register block over every reduction chunk.
     auto run = [&](const T* group_input, int64_t n, int64_t g, int64_t t, int64_t super_block) {
         alignas(64) T tile[kSuperBlock * Rows * tile_width];
-        const int64_t p0 = t * tile_width;
+        // p0: the tile's first position (pitched); count: the positions it computes and stores;
+        // out_offset: where its first output goes in the plane (direct store)
+        int64_t p0 = t * tile_width, count = util::min_i64(tile_width, positions - p0), out_offset = p0;
+        if (row_tiles) {
+            const int64_t oh = t / tiles_per_row, ow0 = (t - oh * tiles_per_row) * tile_width;
+            p0 = oh * a.row_pitch + ow0;
+            count = util::min_i64(tile_width, a.out_width - ow0);
+            out_offset = oh * a.out_width + ow0;
+        }
         const int64_t first_block = super_block * a.blocks / super_blocks;
         const int64_t block_count = (super_block + 1) * a.blocks / super_blocks - first_block;
         if (p0 >= a.load_limit) return;  // only junk columns past the input's end
@@ -234,20 +252,20 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
                 DirectStore<T> direct;
                 const bool straight = direct_store && k1 == a.reduction;  // the last chunk
                 direct.rows = int(util::min_i64(Rows, a.out_per_group - first_local));
-                direct.count = util::min_i64(tile_width, positions - p0);
+                direct.count = count;
                 for (int r = 0; r < Rows; ++r) {
                     const int64_t channel = g * a.out_per_group + util::min_i64(first_local + r, a.out_per_group - 1);
                     weight[r] = a.weight + channel * a.reduction;
-                    direct.out[r] = a.output + (n * a.out_channels + channel) * positions + p0;
+                    direct.out[r] = a.output + (n * a.out_channels + channel) * plane + out_offset;
                     direct.bias[r] = a.bias ? a.bias[channel] : T(0);
                 }
                 T* block_tile = tile + b * Rows * tile_width;
                 if (b == 0 && prefetch)
                     igemm_block<V, Rows, Vectors, true>(input, a.offsets, k0, k1, weight, block_tile, tile_width,
-                                                        k0 == 0, positions - p0, valid, straight ? &direct : nullptr);
+                                                        k0 == 0, count, valid, straight ? &direct : nullptr);
                 else
                     igemm_block<V, Rows, Vectors, false>(input, a.offsets, k0, k1, weight, block_tile, tile_width,
-                                                         k0 == 0, positions - p0, valid, straight ? &direct : nullptr);
+                                                         k0 == 0, count, valid, straight ? &direct : nullptr);
                 if (straight && a.relu)
                     for (int r = 0; r < direct.rows; ++r)
                         for (int64_t i = 0; i < direct.count; ++i) direct.out[r][i] = util::relu(direct.out[r][i]);
