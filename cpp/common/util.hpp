@@ -56,16 +56,20 @@ static inline T relu(T v) { return v < T(0) ? T(0) : v; }  // NaN stays NaN, lik
 
 // Parallel-for over the next loop `for (job = 0; job < jobs; ++job)`, with the caller's thread
 // count in a local `threads` (the names are part of the contract); serial without OpenMP.
+// Guided: each thread takes a large run of consecutive jobs first (what they share stays in its
+// caches, as with a static split), then ever smaller ones, so that a thread slowed by another
+// library's spinning thread pool (torch's OpenMP runtime is a separate one on the same cores)
+// hands its remaining jobs to the others instead of holding up the call.
 #if defined(FASTCONV_OPENMP)
 #define FASTCONV_PARALLEL_FOR_JOBS \
-    _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1 && jobs > 1)")
+    _Pragma("omp parallel for schedule(guided) num_threads(threads) if (threads > 1 && jobs > 1)")
 // The same with jobs handed out as threads come free: for many small jobs (pooling planes), so
 // that a thread slowed by another library's spinning thread pool does not hold up the call.
 #define FASTCONV_PARALLEL_FOR_JOBS_DYNAMIC \
     _Pragma("omp parallel for schedule(dynamic, 4) num_threads(threads) if (threads > 1 && jobs > 1)")
 // The same over a loop counted by `group_jobs`.
 #define FASTCONV_PARALLEL_FOR_GROUP_JOBS \
-    _Pragma("omp parallel for schedule(static) num_threads(threads) if (threads > 1 && group_jobs > 1)")
+    _Pragma("omp parallel for schedule(guided) num_threads(threads) if (threads > 1 && group_jobs > 1)")
 #else
 #define FASTCONV_PARALLEL_FOR_JOBS
 #define FASTCONV_PARALLEL_FOR_JOBS_DYNAMIC
