@@ -179,12 +179,16 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
 
     // Pack one image, one image at a time so that its packed copy is still in cache when the
     // kernel reads it.
+    // Jobs are (channel, stride phase): a 3-channel image at stride 4 (AlexNet's first layer) is
+    // 48 jobs, not 3 that two threads would share 2 to 1.
     auto pack_image = [&](const T* image) {
-        const int64_t jobs = a.in_channels;
+        const int64_t phases = sh * sw;
+        const int64_t jobs = a.in_channels * phases;
         const int threads = a.num_threads;
         FASTCONV_PARALLEL_FOR_JOBS
         for (int64_t job = 0; job < jobs; ++job)
-            packing::pack_channel(geometry, image, job, packed_input + job * channel_stride);
+            packing::pack_channel(geometry, image, job / phases, packed_input + job / phases * channel_stride,
+                                  job % phases);
     };
 
     const int64_t in_per_group = a.in_channels / a.groups;

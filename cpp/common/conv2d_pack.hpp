@@ -13,13 +13,16 @@ static inline void fill_zero(T* begin, int64_t count) {
     for (int64_t i = 0; i < count; ++i) begin[i] = T(0);
 }
 
-// Channel c of `image` -> `channel` (sh * sw planes of p.plane elements). Interior: only the
-// cells that hold input are written, the padding left as it is (a buffer zeroed once serves
-// every channel packed into it, without a fill per row: such short fills become memset calls).
+// Channel c of `image` -> `channel` (sh * sw planes of p.plane elements); `only_phase` >= 0:
+// that phase (ph * sw + pw) alone. Interior: only the cells that hold input are written, the
+// padding left as it is (a buffer zeroed once serves every channel packed into it, without a
+// fill per row: such short fills become memset calls).
 template <typename T, bool Interior = false>
-static inline void pack_channel(const PackGeometry& p, const T* image, int64_t c, T* channel) {
+static inline void pack_channel(const PackGeometry& p, const T* image, int64_t c, T* channel,
+                                int64_t only_phase = -1) {
     for (int64_t ph = 0; ph < p.stride_h; ++ph)
         for (int64_t pw = 0; pw < p.stride_w; ++pw) {
+            if (only_phase >= 0 && only_phase != ph * p.stride_w + pw) continue;
             T* phase = channel + (ph * p.stride_w + pw) * p.plane;
             // columns q of this phase that hold input: iw = q * sw + pw - pad_left in [0, W)
             int64_t q0, q1;
@@ -44,8 +47,10 @@ static inline void pack_channel(const PackGeometry& p, const T* image, int64_t c
                     const T* src = image + (c * p.in_height + ih) * p.in_width + first_iw;
                     if (p.stride_w == 1)
                         for (int64_t q = q0; q < q1; ++q) row[q] = src[q - q0];
-                    else if (p.stride_w == 2)  // a constant stride the compiler vectorises
+                    else if (p.stride_w == 2)  // constant strides the compiler vectorises
                         for (int64_t q = q0; q < q1; ++q) row[q] = src[2 * (q - q0)];
+                    else if (p.stride_w == 4)  // AlexNet's first layer
+                        for (int64_t q = q0; q < q1; ++q) row[q] = src[4 * (q - q0)];
                     else
                         for (int64_t q = q0; q < q1; ++q) row[q] = src[(q - q0) * p.stride_w];
                 }
