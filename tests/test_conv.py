@@ -25,7 +25,8 @@ def test_matches_reference(backend, dtype, seed):
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("kernel, stride, padding", [
     ((1, 3), 1, (0, 3)), ((3, 3), 1, 1), ((3, 3), 1, (1, 1, 2, 0)), ((3, 3), 1, (1, 1, 0, 2)),
-    ((1, 1), 1, (0, 4)), ((3, 5), 2, (1, 2)), ((2, 2), 1, (0, 0, 1, 1)), ((3, 3), (1, 3), 3)])
+    ((1, 1), 1, (0, 4)), ((3, 5), 2, (1, 2)), ((2, 2), 1, (0, 0, 1, 1)), ((3, 3), (1, 3), 3),
+    ((5, 5), 4, 2), ((3, 4), (4, 3), (2, 1))])
 def test_padded_rows_stay_apart(backend, dtype, layout, kernel, stride, padding):
     rng = np.random.default_rng(7)
     x = random_array(rng, (2, 5, 6, 9), dtype)
