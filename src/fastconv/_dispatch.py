@@ -29,6 +29,9 @@ _num_threads: Optional[int] = None
 
 
 def _try_load(name: str) -> Optional[ModuleType]:
+    module = _loaded.get(name)  # loaded modules stay loaded: no lock on the per-call path
+    if module is not None:
+        return module
     with _lock:
         if name in _loaded:
             return _loaded[name]
@@ -82,7 +85,10 @@ def default_backend() -> str:
     if from_env:
         return _check_name(from_env, "environment variable FASTCONV_BACKEND")
     # the first that loads: the later ones (numba's import is slow) are not touched
-    return next(name for name in BACKEND_NAMES if _try_load(name) is not None)
+    for name in BACKEND_NAMES:
+        if _try_load(name) is not None:
+            return name
+    raise RuntimeError("no fastconv backend could be loaded")  # the reference backend always loads
 
 
 def resolve(name: Optional[str], function: str) -> ModuleType:

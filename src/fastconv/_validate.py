@@ -36,6 +36,8 @@ def _is_int(value: Any) -> bool:
 
 
 def integer(value: Any, name: str, function: str) -> int:
+    if type(value) is int and -MAX_BYTES <= value <= MAX_BYTES:  # the common case, in one test
+        return value
     if not _is_int(value):
         msg = f"{function}: `{name}` must be an int, got {type(value).__name__} {value!r}"
         raise TypeError(msg)
@@ -47,6 +49,8 @@ def integer(value: Any, name: str, function: str) -> int:
 
 
 def positive_int(value: Any, name: str, function: str) -> int:
+    if type(value) is int and 1 <= value <= MAX_BYTES:
+        return value
     value = integer(value, name, function)
     if value < 1:
         msg = f"{function}: `{name}` must be positive, got {value}"
@@ -55,6 +59,8 @@ def positive_int(value: Any, name: str, function: str) -> int:
 
 
 def nonnegative_int(value: Any, name: str, function: str) -> int:
+    if type(value) is int and 0 <= value <= MAX_BYTES:
+        return value
     value = integer(value, name, function)
     if value < 0:
         msg = f"{function}: `{name}` must be non-negative, got {value}"
@@ -82,6 +88,9 @@ def _sequence(value: Any, length: int, name: str, function: str, what: str) -> S
 
 
 def _pair(value: Any, name: str, function: str, check) -> Tuple[int, int]:
+    if type(value) is int:
+        value = check(value, name, function)
+        return (value, value)
     if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
         return (check(value[0], name, function), check(value[1], name, function))
     if _is_int(value):
