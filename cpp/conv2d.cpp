@@ -486,6 +486,42 @@ void conv2d_depthwise(const Conv2dArgs<T>& a) {
         kernels().conv2d_f64_depthwise(d);
 }
 
+// A 1x1, stride-1, unpadded NHWC convolution is one GEMM with nothing to pack but the weight:
+// out (N*H*W x C_out) = x (N*H*W x C_in, the caller's array as it is) x weight^T, the output
+// already in NHWC order. Run by the igemm kernels with the positions as their rows (broadcast,
+// contiguous along C_in) and the transposed weight as their contiguous operand; bias and ReLU
+// in a pass over the result.
+template <typename T>
+bool is_pointwise_nhwc(const Conv2dArgs<T>& a) {
+    return a.nhwc && a.kernel_height == 1 && a.kernel_width == 1 && a.stride_h == 1 && a.stride_w == 1 &&
+           a.pad_top == 0 && a.pad_left == 0 && a.groups == 1 && a.out_height == a.in_height &&
+           a.out_width == a.in_width;
+}
+
+template <typename T>
+void conv2d_pointwise_nhwc(const Conv2dArgs<T>& a) {
+    const int64_t positions = a.batch * a.in_height * a.in_width;
+    const int64_t K = a.in_channels, N = a.out_channels;
+    const int64_t ldb = N + kTileSlack;
+    std::vector<T> transposed(static_cast<size_t>(K * ldb), T(0));
+    for (int64_t o = 0; o < N; ++o)
+        for (int64_t k = 0; k < K; ++k) transposed[static_cast<size_t>(k * ldb + o)] = a.weight[o * K + k];
+    std::vector<int64_t> offsets(static_cast<size_t>(K + kPrefetchSteps));
+    for (int64_t k = 0; k < K + kPrefetchSteps; ++k) offsets[static_cast<size_t>(k)] = util::min_i64(k, K - 1) * ldb;
+    gemm(positions, N, K, a.input, transposed.data(), a.output, offsets.data(), a.num_threads);
+    if (!a.bias && !a.relu) return;
+    const int64_t jobs = positions;
+    const int threads = a.num_threads;
+    FASTCONV_PARALLEL_FOR_JOBS
+    for (int64_t job = 0; job < jobs; ++job) {
+        T* row = a.output + job * N;
+        if (a.bias)
+            for (int64_t o = 0; o < N; ++o) row[o] += a.bias[o];
+        if (a.relu)
+            for (int64_t o = 0; o < N; ++o) row[o] = util::relu(row[o]);
+    }
+}
+
 }  // namespace
 
 template <typename T>
@@ -499,6 +535,8 @@ void conv2d(Conv2dArgs<T> args, Conv2dAlgorithm algorithm) {
         conv2d_direct(args);
     else if (algorithm == Conv2dAlgorithm::winograd)  // not 'auto' yet: measured no faster than igemm
         conv2d_winograd(args);
+    else if (is_pointwise_nhwc(args))
+        conv2d_pointwise_nhwc(args);
     else
         conv2d_igemm(args);
 }

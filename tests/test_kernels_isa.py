@@ -223,3 +223,21 @@ def test_conv2d_wide_rows_at_every_level(simd_level, dtype, width, kwargs):
         for algorithm in ("igemm", "auto"):
             actual = fastconv.conv2d(x, weight, bias, **kwargs, activation=relu, algorithm=algorithm, backend="cpp")
             assert_close(actual, expected, dtype)
+
+
+# A 1x1 / stride-1 / unpadded NHWC convolution runs as one GEMM over the caller's array (the
+# positions as rows, the transposed weight as the contiguous operand), bias and ReLU after.
+@pytest.mark.parametrize("shape, c_out", [((2, 7, 9, 5), 3), ((1, 12, 12, 64), 40), ((3, 5, 6, 17), 129),
+                                          ((1, 1, 1, 8), 1), ((2, 20, 10, 33), 70)])
+def test_conv2d_pointwise_nhwc_at_every_level(simd_level, dtype, shape, c_out):
+    rng = np.random.default_rng(sum(shape) + c_out)
+    x = rng.standard_normal(shape).astype(dtype)
+    weight = rng.standard_normal((c_out, shape[3], 1, 1)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype)
+    for b, relu in ((None, None), (bias, None), (bias, "relu"), (None, "relu")):
+        expected = fastconv.conv2d(x, weight, b, layout="NHWC", activation=relu, backend="reference")
+        for algorithm in ("igemm", "auto"):
+            actual = fastconv.conv2d(x, weight, b, layout="NHWC", activation=relu, algorithm=algorithm, backend="cpp")
+            assert_close(actual, expected, dtype)
+    expected = fastconv.conv2d(x[0], weight, bias, layout="NHWC", backend="reference")  # unbatched
+    assert_close(fastconv.conv2d(x[0], weight, bias, layout="NHWC", backend="cpp"), expected, dtype)

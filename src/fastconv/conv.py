@@ -50,7 +50,8 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
     algorithm : {'auto', 'igemm', 'depthwise', 'winograd', 'direct'}, keyword-only
         The ``cpp`` backend's kernel (the other backends have one and ignore it). ``igemm``:
         implicit GEMM, register-blocked SIMD microkernels over the input split into its stride
-        phases (stride-1 unpadded inputs are read in place). ``depthwise``: one filter per
+        phases (stride-1 unpadded inputs are read in place; a 1x1 stride-1 unpadded NHWC layer is
+        one GEMM over the input as it is). ``depthwise``: one filter per
         channel (NCHW, groups == C_in == C_out only, else ValueError), whole output rows in
         registers from a packed copy of each channel. ``winograd``: F(2x2, 3x3), for 3x3
         kernels with stride 1, dilation 1 and groups 1 only (else ValueError); 2.25x fewer
