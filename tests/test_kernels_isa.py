@@ -212,12 +212,14 @@ def test_type_stub_lists_every_function():
 # in place (valid), strides, and channel counts that leave partial register blocks.
 @pytest.mark.parametrize("width, kwargs", [
     (256, dict(padding=1)), (150, dict(padding=1)), (256, dict(padding=0)), (200, dict(padding=(1, 2))),
-    (300, dict(padding=2, stride=2)), (140, dict(padding="same", dilation=2)), (133, dict(padding=(0, 3)))])
+    (300, dict(padding=2, stride=2)), (140, dict(padding="same", dilation=2)), (133, dict(padding=(0, 3))),
+    (160, dict(padding=1, groups=3)), (129, dict(padding=(2, 1), groups=3))])
 def test_conv2d_wide_rows_at_every_level(simd_level, dtype, width, kwargs):
     rng = np.random.default_rng(width)
-    x = rng.standard_normal((2, 3, 5, width)).astype(dtype)
-    weight = rng.standard_normal((7, 3, 3, 3)).astype(dtype)
-    bias = rng.standard_normal(7).astype(dtype)
+    groups = kwargs.get("groups", 1)
+    x = rng.standard_normal((2, 3 * groups, 5, width)).astype(dtype)
+    weight = rng.standard_normal((7 * groups, 3, 3, 3)).astype(dtype)
+    bias = rng.standard_normal(7 * groups).astype(dtype)
     for relu in (None, "relu"):
         expected = fastconv.conv2d(x, weight, bias, **kwargs, activation=relu, backend="reference")
         for algorithm in ("igemm", "auto"):
