@@ -243,3 +243,18 @@ def test_conv2d_pointwise_nhwc_at_every_level(simd_level, dtype, shape, c_out):
             assert_close(actual, expected, dtype)
     expected = fastconv.conv2d(x[0], weight, bias, layout="NHWC", backend="reference")  # unbatched
     assert_close(fastconv.conv2d(x[0], weight, bias, layout="NHWC", backend="cpp"), expected, dtype)
+
+
+# Stride-1 layers with a reduction of at least 64 steps take 8-row register blocks on AVX-512
+# (channel counts such as 8, 16, 64, 128); partial blocks (13, 70) and both tilings (narrow
+# rows across the pitch, wide rows one by one).
+@pytest.mark.parametrize("c_out", [8, 13, 16, 64, 70, 128])
+@pytest.mark.parametrize("width", [11, 70])
+def test_conv2d_eight_row_blocks_at_every_level(simd_level, dtype, c_out, width):
+    rng = np.random.default_rng(c_out * width)
+    x = rng.standard_normal((1, 9, 6, width)).astype(dtype)
+    weight = rng.standard_normal((c_out, 9, 3, 3)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype)
+    expected = fastconv.conv2d(x, weight, bias, padding=1, activation="relu", backend="reference")
+    actual = fastconv.conv2d(x, weight, bias, padding=1, activation="relu", backend="cpp")
+    assert_close(actual, expected, dtype)
