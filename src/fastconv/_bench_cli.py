@@ -239,7 +239,8 @@ def run(suites: Sequence[str] = ("all",), quick: bool = False, threads: Optional
         results = []
         for index, case in enumerate(cases, 1):
             _progress(index - 1, len(cases), f"{case.suite} {case.name}")
-            results += _measure(case, rounds, peak, bandwidth, backends)
+            probe = _bench.gemm_probe(threads, _PROBE_SIZE)[0] if case.suite == "conv" else None
+            results += _measure(case, rounds, peak, bandwidth, backends, probe)
         _progress(len(cases), len(cases), "done")
     finally:
         _dispatch.set_num_threads(before)
@@ -250,7 +251,13 @@ def run(suites: Sequence[str] = ("all",), quick: bool = False, threads: Optional
     return report
 
 
-def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: Sequence[str]) -> List[Dict[str, Any]]:
+_PROBE_SIZE = 1024  # the conv suite's in-round GEMM probe (see _bench.run_conv_layers)
+
+
+def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: Sequence[str],
+             probe: Optional[Callable[[], Any]] = None) -> List[Dict[str, Any]]:
+    """Time a case's implementations in turns; `probe` (conv cases): a GEMM timed in the same
+    rounds, whose throughput is then the case's peak (a core's speed drifts during a run)."""
     reference = np.asarray(case.reference(), dtype=np.float64)
     scale = max(1.0, float(np.abs(reference).max()))
     errors, times, repeats = {}, {impl: [] for impl in case.run}, {}
@@ -259,9 +266,14 @@ def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: S
         start = time.perf_counter()
         function()
         repeats[impl] = _bench.sample_repeats(time.perf_counter() - start)
+    probe_times: List[float] = []
     for _ in range(rounds):  # interleaved: every implementation once per round
         for impl, function in case.run.items():
             times[impl].append(_bench.timed_sample(function, repeats[impl]))
+        if probe is not None:
+            probe_times.append(_bench.timed_sample(probe, 1))
+    if probe_times:
+        peak = 2 * _PROBE_SIZE**3 / statistics.median(probe_times) / 1e9
     medians = {impl: statistics.median(t) for impl, t in times.items()}
     ours = {impl for impl in medians if impl.split("+")[0] in backends}  # "cpp+out": cpp with out=
     peer_times = [t for impl, t in medians.items() if impl not in ours]
@@ -287,7 +299,8 @@ def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: S
 def format_report(report: Dict[str, Any]) -> str:
     m = report["machine"]
     lines = [f"{m['cpu']} | SIMD {m['simd']} | {m['threads']} threads | FP32 peak {m['fp32_peak_gflops']:.0f} "
-             f"GFLOP/s ({m['peak_probe']}) | copy bandwidth {m['bandwidth_gbs']:.1f} GB/s | {m['date']}",
+             f"GFLOP/s ({m['peak_probe']}; conv % limit: a {_PROBE_SIZE}x{_PROBE_SIZE} GEMM timed in each "
+             f"case's rounds) | copy bandwidth {m['bandwidth_gbs']:.1f} GB/s | {m['date']}",
              "versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
              + (f" | not installed: {', '.join(m['peers_missing'])}" if m["peers_missing"] else "")]
     for suite in SUITES:
