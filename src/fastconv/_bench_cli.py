@@ -239,7 +239,7 @@ def run(suites: Sequence[str] = ("all",), quick: bool = False, threads: Optional
         results = []
         for index, case in enumerate(cases, 1):
             _progress(index - 1, len(cases), f"{case.suite} {case.name}")
-            probe = _bench.gemm_probe(threads, _PROBE_SIZE)[0] if case.suite == "conv" else None
+            probe = _bench.gemm_probe(threads, _bench.PEAK_PROBE_SIZE)[0] if case.suite == "conv" else None
             results += _measure(case, rounds, peak, bandwidth, backends, probe)
         _progress(len(cases), len(cases), "done")
     finally:
@@ -249,9 +249,6 @@ def run(suites: Sequence[str] = ("all",), quick: bool = False, threads: Optional
     report = {"machine": machine, "results": results}
     write(format_report(report))
     return report
-
-
-_PROBE_SIZE = 1024  # the conv suite's in-round GEMM probe (see _bench.run_conv_layers)
 
 
 def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: Sequence[str],
@@ -273,7 +270,7 @@ def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: S
         if probe is not None:
             probe_times.append(_bench.timed_sample(probe, 1))
     if probe_times:
-        peak = 2 * _PROBE_SIZE**3 / statistics.median(probe_times) / 1e9
+        peak = 2 * _bench.PEAK_PROBE_SIZE**3 / statistics.median(probe_times) / 1e9
     medians = {impl: statistics.median(t) for impl, t in times.items()}
     ours = {impl for impl in medians if impl.split("+")[0] in backends}  # "cpp+out": cpp with out=
     peer_times = [t for impl, t in medians.items() if impl not in ours]
@@ -298,9 +295,10 @@ def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: S
 
 def format_report(report: Dict[str, Any]) -> str:
     m = report["machine"]
+    size = _bench.PEAK_PROBE_SIZE
     lines = [f"{m['cpu']} | SIMD {m['simd']} | {m['threads']} threads | FP32 peak {m['fp32_peak_gflops']:.0f} "
-             f"GFLOP/s ({m['peak_probe']}; conv % limit: a {_PROBE_SIZE}x{_PROBE_SIZE} GEMM timed in each "
-             f"case's rounds) | copy bandwidth {m['bandwidth_gbs']:.1f} GB/s | {m['date']}",
+             f"GFLOP/s ({m['peak_probe']}; conv % limit: a {size}x{size} GEMM timed in each case's "
+             f"rounds) | copy bandwidth {m['bandwidth_gbs']:.1f} GB/s | {m['date']}",
              "versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
              + (f" | not installed: {', '.join(m['peers_missing'])}" if m["peers_missing"] else "")]
     for suite in SUITES:
