@@ -313,8 +313,15 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
 template <typename T>
 void igemm(const Conv2dIgemmArgs<T>& a) {
     switch (a.block_rows) {
-        case 8:  // chosen only where 32 vector registers hold 8 rows x 3 vectors (choose_block_rows)
-            if constexpr (kVectorRegisters >= 32) igemm_driver<T, 8>(a);
+        case 8:  // chosen where 32 vector registers hold 8 rows x 3 vectors (choose_block_rows)
+            if constexpr (kVectorRegisters >= 32) {
+                igemm_driver<T, 8>(a);
+            } else {  // the level was lowered between planning and this call: the same channels
+                Conv2dIgemmArgs<T> narrower = a;  // as twice the 4-row blocks
+                narrower.block_rows = 4;
+                narrower.blocks = a.blocks * 2;
+                igemm_driver<T, 4>(narrower);
+            }
             break;
         case 6: igemm_driver<T, 6>(a); break;
         case 4: igemm_driver<T, 4>(a); break;
