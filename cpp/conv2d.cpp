@@ -285,13 +285,15 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
 }
 
 
-// C (M x N) = A (M x K, row-major) x B (row k at B + offsets[k], N used and kTileSlack more
+// C (M x N) = A (M x K, row-major) x B (row k at B + k * ldb, N used and kTileSlack more
 // readable) through the igemm kernels: a 1x1 convolution of a K-channel, 1 x N image.
 template <typename T>
-void gemm(int64_t M, int64_t N, int64_t K, const T* A, const T* B, T* C, const int64_t* offsets, int num_threads) {
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, const T* B, int64_t ldb, T* C, int num_threads) {
+    std::vector<int64_t> offsets(static_cast<size_t>(K + kPrefetchSteps));  // prefetch spares repeat the last row
+    for (int64_t k = 0; k < K + kPrefetchSteps; ++k) offsets[static_cast<size_t>(k)] = util::min_i64(k, K - 1) * ldb;
     Conv2dIgemmArgs<T> g;
     g.packed_input = B;
-    g.offsets = offsets;  // k * ldb
+    g.offsets = offsets.data();
     g.reduction = K;
     g.weight = A;
     g.block_rows = choose_block_rows(M);
@@ -349,8 +351,6 @@ void conv2d_winograd(const Conv2dArgs<T>& a) {
                 }
             }
     }
-    std::vector<int64_t> offsets(static_cast<size_t>(C + kPrefetchSteps));
-    for (int64_t c = 0; c < C + kPrefetchSteps; ++c) offsets[static_cast<size_t>(c)] = util::min_i64(c, C - 1) * ldv;
     const int64_t in_plane = a.in_height * a.in_width;
 
     for (int64_t n = 0; n < a.batch; ++n) {
@@ -400,7 +400,7 @@ void conv2d_winograd(const Conv2dArgs<T>& a) {
             }
         }
         for (int64_t xi = 0; xi < 16; ++xi)
-            gemm(O, tiles, C, U + xi * u_plane, V + xi * v_plane, M + xi * m_plane, offsets.data(), threads);
+            gemm(O, tiles, C, U + xi * u_plane, V + xi * v_plane, ldv, M + xi * m_plane, threads);
         {  // Y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1], plus bias and ReLU, one output channel per job
             const int64_t jobs = O;
             const int64_t out_plane = OH * OW;
@@ -516,9 +516,7 @@ void conv2d_pointwise_nhwc(const Conv2dArgs<T>& a) {
     std::vector<T> transposed(static_cast<size_t>(K * ldb), T(0));
     for (int64_t o = 0; o < N; ++o)
         for (int64_t k = 0; k < K; ++k) transposed[static_cast<size_t>(k * ldb + o)] = a.weight[o * K + k];
-    std::vector<int64_t> offsets(static_cast<size_t>(K + kPrefetchSteps));
-    for (int64_t k = 0; k < K + kPrefetchSteps; ++k) offsets[static_cast<size_t>(k)] = util::min_i64(k, K - 1) * ldb;
-    gemm(positions, N, K, a.input, transposed.data(), a.output, offsets.data(), a.num_threads);
+    gemm(positions, N, K, a.input, transposed.data(), ldb, a.output, a.num_threads);
     if (!a.bias && !a.relu) return;
     const int64_t jobs = positions;
     const int threads = a.num_threads;

@@ -121,8 +121,6 @@ void depthwise_rows(const Conv2dDepthwiseArgs<T>& a) {
         const T* w = a.weight + c * taps;
         const T bias = a.bias ? a.bias[c] : T(0);
         T* out = a.output + job * out_plane;
-        // Two output rows at a time (the next one reads one packed row further down): twice the
-        // independent accumulators, so that the taps' FMA chains overlap instead of waiting.
         int64_t oh = 0;
         // stride 1 (measured: at stride 2 the phases share fewer loads than the broadcasts cost)
         if (a.dilation_h == 1 && a.dilation_w == 1 && p.stride_h == 1 && p.stride_w == 1) {
@@ -131,6 +129,8 @@ void depthwise_rows(const Conv2dDepthwiseArgs<T>& a) {
                 depthwise_segments_shared<V, Segment, kRows>(a, packed, w, bias, oh, out);
             for (; oh < a.out_height; ++oh) depthwise_segments_shared<V, Segment, 1>(a, packed, w, bias, oh, out);
         }
+        // Other strides, two output rows at a time (the next one reads one packed row further
+        // down): twice the independent accumulators, so that the taps' FMA chains overlap.
         for (; oh + 1 < a.out_height; oh += 2)
             depthwise_segments<V, Segment, 2>(a, packed, w, taps, bias, oh, out);
         if (oh < a.out_height) depthwise_segments<V, Segment, 1>(a, packed, w, taps, bias, oh, out);

@@ -33,8 +33,9 @@ constexpr int tile_vectors() {
     return Rows == 1 ? 8 : (kVectorRegisters - 1) / (Rows + 1) < 4 ? (kVectorRegisters - 1) / (Rows + 1) : 4;
 }
 
-// Where a finished tile goes when the whole reduction ran in one chunk and the output rows have no
-// junk columns: straight into the output (bias added, ReLU after), not through the tile buffer.
+// Where a tile goes after its last reduction chunk when none of its positions is a junk column
+// (rows without junk columns, or row tiles): straight into the output (bias added, ReLU after),
+// not through the tile buffer.
 template <typename T>
 struct DirectStore {
     T* out[8];       // row r's first position in the output
@@ -210,9 +211,9 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
     const int threads = a.num_threads;
     bool tiles_inner = a.reduction * a.out_per_group > a.reduction / a.taps * positions;
     if (tiles_inner && threads > 1) {
-        // Unless that order gives some thread a much larger share: its contiguous run of jobs
-        // (OpenMP's static schedule) is then whole super-blocks, which differ by a block
-        // (AlexNet conv1 at 2 threads: 6 blocks against 5).
+        // Unless that order gives some thread a much larger share: its first run of jobs (the
+        // guided schedule's first runs are an even split, as a static one) is then whole
+        // super-blocks, which differ by a block (AlexNet conv1 at 2 threads: 6 blocks against 5).
         int64_t total = 0, largest = 0;
         for (int t = 0; t < threads; ++t) {
             int64_t share = 0;

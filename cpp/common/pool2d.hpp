@@ -107,6 +107,17 @@ inline T pool_reduce(T acc, T v) {
         return acc + v;
 }
 
+// reduce_columns for an undilated window of Width (a constant) columns: all taps in one pass.
+template <bool IsMax, bool NanFree, int Step, int Width, typename T>
+void reduce_narrow_window(const T* line, int64_t out_width, T* out) {
+    for (int64_t ow = 0; ow < out_width; ++ow) {
+        const T* w = line + ow * Step;
+        T acc = w[0];
+        for (int kw = 1; kw < Width; ++kw) acc = pool_reduce<IsMax, T, NanFree>(acc, w[kw]);
+        out[ow] = acc;
+    }
+}
+
 // out[ow] = the reduction of line[ow * Step + kw * dilation] over kw < kernel_width, ow < out_width
 // (Step 0: runtime step). `line` holds every column the windows reach, the edges already filled.
 template <bool IsMax, bool NanFree, int Step, typename T>
@@ -114,19 +125,11 @@ void reduce_columns(const T* line, int64_t step, int64_t out_width, int64_t kern
     const int64_t s = Step ? Step : step;
     // The usual windows (2 or 3 wide, undilated): one pass over the outputs, not one per tap
     // (10-16% off a ResNet stem pool, measured); the taps still reduced in the same order.
-    if (Step != 0 && dilation == 1 && kernel_width == 3) {
-        for (int64_t ow = 0; ow < out_width; ++ow) {
-            const T* w = line + ow * s;
-            out[ow] = pool_reduce<IsMax, T, NanFree>(pool_reduce<IsMax, T, NanFree>(w[0], w[1]), w[2]);
-        }
-        return;
-    }
-    if (Step != 0 && dilation == 1 && kernel_width == 2) {
-        for (int64_t ow = 0; ow < out_width; ++ow) {
-            const T* w = line + ow * s;
-            out[ow] = pool_reduce<IsMax, T, NanFree>(w[0], w[1]);
-        }
-        return;
+    if constexpr (Step != 0) {
+        if (dilation == 1 && kernel_width == 3)
+            return reduce_narrow_window<IsMax, NanFree, Step, 3>(line, out_width, out);
+        if (dilation == 1 && kernel_width == 2)
+            return reduce_narrow_window<IsMax, NanFree, Step, 2>(line, out_width, out);
     }
     for (int64_t ow = 0; ow < out_width; ++ow) out[ow] = line[ow * s];
     for (int64_t kw = 1; kw < kernel_width; ++kw) {
@@ -324,10 +327,7 @@ void max_pool2d_impl(const Pool2dArgs<T>& a) {
                     for (int64_t ih = win.h_begin; ih < win.h_end; ih += a.dilation_h)
                         for (int64_t iw = win.w_begin; iw < win.w_end; iw += a.dilation_w) {
                             const T* pixel = image + (ih * a.in_width + iw) * C + c0;
-                            for (int64_t c = 0; c < block; ++c) {
-                                const T v = pixel[c];
-                                best[c] = (v > best[c] || util::is_nan(v)) ? v : best[c];
-                            }
+                            for (int64_t c = 0; c < block; ++c) best[c] = pool_reduce<true>(best[c], pixel[c]);
                         }
                     for (int64_t c = 0; c < block; ++c) out[c0 + c] = best[c];
                 }
@@ -348,10 +348,7 @@ void max_pool2d_impl(const Pool2dArgs<T>& a) {
                             idx[c] = take ? cell : idx[c];
                         }
                     } else {
-                        for (int64_t c = c0; c < C; ++c) {
-                            const T v = pixel[c];
-                            out[c] = (v > out[c] || util::is_nan(v)) ? v : out[c];
-                        }
+                        for (int64_t c = c0; c < C; ++c) out[c] = pool_reduce<true>(out[c], pixel[c]);
                     }
                 }
             }
