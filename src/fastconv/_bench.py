@@ -153,14 +153,50 @@ def timed_sample(function: Callable[[], object], repeats: int, warmup: float = W
     return (time.perf_counter() - start) / repeats
 
 
+@dataclass
+class Interleaved:
+    """What measure_interleaved found: median seconds per call and max relative error (against
+    the reference, scaled by its largest magnitude) per implementation, and the probe's GFLOP/s."""
+
+    median_seconds: Dict[str, float]
+    max_rel_error: Dict[str, float]
+    probe_gflops: Optional[float] = None
+
+
+def measure_interleaved(implementations: Dict[str, Callable[[], object]], reference: np.ndarray, rounds: int,
+                        probe: Optional[Callable[[], object]] = None) -> Interleaved:
+    """Time the implementations in turns, each once per round (timed_sample), after one call each
+    that checks its result against `reference` and sizes its samples. `probe` (gemm_probe at
+    PEAK_PROBE_SIZE) joins every round, so that a fraction of its throughput compares timings
+    taken in the same seconds (on this shared VM a core's throughput drifts by a third in minutes).
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    scale = max(1.0, float(np.abs(reference).max()))
+    errors: Dict[str, float] = {}
+    repeats: Dict[str, int] = {}
+    for impl, function in implementations.items():
+        errors[impl] = float(np.abs(np.asarray(function(), dtype=np.float64) - reference).max() / scale)
+        start = time.perf_counter()
+        function()
+        repeats[impl] = sample_repeats(time.perf_counter() - start)
+    times: Dict[str, List[float]] = {impl: [] for impl in implementations}
+    probe_times: List[float] = []
+    for _ in range(rounds):
+        for impl, function in implementations.items():
+            times[impl].append(timed_sample(function, repeats[impl]))
+        if probe is not None:
+            probe_times.append(timed_sample(probe, 1))
+    probe_gflops = 2 * PEAK_PROBE_SIZE**3 / statistics.median(probe_times) / 1e9 if probe_times else None
+    return Interleaved({impl: statistics.median(t) for impl, t in times.items()}, errors, probe_gflops)
+
+
 def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optional[int] = None,
                     backends: Sequence[str] = ("cpp",), with_torch: bool = True, rounds: int = 15,
                     dtype=np.float32, peak_probe: bool = False) -> List[LayerResult]:
     """Time every layer with every implementation, interleaved: each round calls each one once.
 
-    `peak_probe`: a 1024x1024 GEMM (gemm_probe) joins every round, so that each layer's fraction
-    of the peak compares timings taken in the same seconds, not the layer against a probe run
-    before the whole table (on this shared VM a core's throughput drifts by a third in minutes).
+    `peak_probe`: a GEMM joins every round (see measure_interleaved) and gives the layer's
+    `peak_gflops`.
     """
     threads = threads or _dispatch.get_num_threads()
     before = _dispatch.get_num_threads()
@@ -188,26 +224,10 @@ def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optiona
             if peer is not None:
                 implementations["torch"] = peer
             reference = conv2d(x.astype(np.float64), weight.astype(np.float64), **kwargs, backend="reference")
-            result = LayerResult(name, conv_flops(input_shape, weight_shape, reference.shape))
-            timed = dict(implementations)
-            if probe is not None:
-                timed["gemm-peak"] = probe
-            times: Dict[str, List[float]] = {impl: [] for impl in timed}
-            repeats: Dict[str, int] = {"gemm-peak": 1}
-            for impl, function in implementations.items():  # warm-up, and the error against the reference
-                out = np.asarray(function())
-                scale = max(1.0, float(np.abs(reference).max()))
-                result.max_rel_error[impl] = float(np.abs(out - reference).max() / scale)
-                t0 = time.perf_counter()
-                function()
-                repeats[impl] = sample_repeats(time.perf_counter() - t0)
-            for _ in range(rounds):
-                for impl, function in timed.items():
-                    times[impl].append(timed_sample(function, repeats[impl]))
-            if probe is not None:
-                result.peak_gflops = 2 * PEAK_PROBE_SIZE**3 / statistics.median(times.pop("gemm-peak")) / 1e9
-            result.median_ms = {impl: 1e3 * statistics.median(t) for impl, t in times.items()}
-            results.append(result)
+            measured = measure_interleaved(implementations, reference, rounds, probe)
+            results.append(LayerResult(name, conv_flops(input_shape, weight_shape, reference.shape),
+                                       {impl: 1e3 * t for impl, t in measured.median_seconds.items()},
+                                       measured.max_rel_error, measured.probe_gflops))
     finally:
         _dispatch.set_num_threads(before)
         if torch is not None:

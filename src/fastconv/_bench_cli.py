@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import platform
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -253,25 +252,11 @@ def run(suites: Sequence[str] = ("all",), quick: bool = False, threads: Optional
 
 def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: Sequence[str],
              probe: Optional[Callable[[], Any]] = None) -> List[Dict[str, Any]]:
-    """Time a case's implementations in turns; `probe` (conv cases): a GEMM timed in the same
-    rounds, whose throughput is then the case's peak (a core's speed drifts during a run)."""
-    reference = np.asarray(case.reference(), dtype=np.float64)
-    scale = max(1.0, float(np.abs(reference).max()))
-    errors, times, repeats = {}, {impl: [] for impl in case.run}, {}
-    for impl, function in case.run.items():  # warm-up, accuracy, and how many calls make a sample
-        errors[impl] = float(np.abs(np.asarray(function(), dtype=np.float64) - reference).max() / scale)
-        start = time.perf_counter()
-        function()
-        repeats[impl] = _bench.sample_repeats(time.perf_counter() - start)
-    probe_times: List[float] = []
-    for _ in range(rounds):  # interleaved: every implementation once per round
-        for impl, function in case.run.items():
-            times[impl].append(_bench.timed_sample(function, repeats[impl]))
-        if probe is not None:
-            probe_times.append(_bench.timed_sample(probe, 1))
-    if probe_times:
-        peak = 2 * _bench.PEAK_PROBE_SIZE**3 / statistics.median(probe_times) / 1e9
-    medians = {impl: statistics.median(t) for impl, t in times.items()}
+    """Time a case's implementations in turns (_bench.measure_interleaved); `probe` (conv cases):
+    a GEMM timed in the same rounds, whose throughput is then the case's peak."""
+    measured = _bench.measure_interleaved(case.run, case.reference(), rounds, probe)
+    peak = measured.probe_gflops or peak
+    medians, errors = measured.median_seconds, measured.max_rel_error
     ours = {impl for impl in medians if impl.split("+")[0] in backends}  # "cpp+out": cpp with out=
     peer_times = [t for impl, t in medians.items() if impl not in ours]
     best_peer = min(peer_times) if peer_times else None

@@ -88,14 +88,11 @@ def _sequence(value: Any, length: int, name: str, function: str, what: str) -> S
 
 
 def _pair(value: Any, name: str, function: str, check) -> Tuple[int, int]:
-    if type(value) is int:
+    if _is_int(value):  # first: a plain int is the commonest argument
         value = check(value, name, function)
         return (value, value)
     if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
         return (check(value[0], name, function), check(value[1], name, function))
-    if _is_int(value):
-        value = check(value, name, function)
-        return (value, value)
     items = _sequence(value, 2, name, function, "an int or a pair of ints")
     return (check(items[0], name, function), check(items[1], name, function))
 
