@@ -10,6 +10,7 @@ import functools
 import numpy as np
 
 import fastconv
+from fastconv import _bench
 
 try:
     import torch
@@ -29,12 +30,10 @@ def _torch_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=
 
 
 def _torch_pool(function):
-    def run(x, kernel_size, stride=None, padding=0, ceil_mode=False, layout="NCHW"):
-        with torch.no_grad():
-            # NHWC: a channels-last tensor over the same memory, torch's native layout for it
-            tx = torch.from_numpy(x).permute(0, 3, 1, 2) if layout == "NHWC" else torch.from_numpy(x)
-            result = getattr(torch.nn.functional, function)(tx, kernel_size, stride, padding, ceil_mode=ceil_mode)
-            return (result.permute(0, 2, 3, 1) if layout == "NHWC" else result).numpy()
+    kind = function.split("_")[0]  # "max_pool2d" -> "max"
+
+    def run(x, **kwargs):
+        return _bench.torch_pool(kind, x, kwargs)()
     return run
 
 

@@ -126,6 +126,24 @@ def _torch_conv(x: np.ndarray, weight: np.ndarray, kwargs: dict) -> Optional[Cal
     return run
 
 
+def torch_pool(kind: str, x: np.ndarray, kwargs: dict) -> Callable[[], np.ndarray]:
+    """torch.nn.functional.{kind}_pool2d on `x` with fastconv's pool keywords, as a call that
+    returns a NumPy array: layout='NHWC' runs on a channels-last view of the same memory (torch's
+    own layout for such data), the result viewed back as NHWC."""
+    import torch
+
+    nhwc = kwargs.get("layout", "NCHW") == "NHWC"
+    options = {k: v for k, v in kwargs.items() if k != "layout"}
+    peer = getattr(torch.nn.functional, f"{kind}_pool2d")
+    tx = torch.from_numpy(x).permute(0, 3, 1, 2) if nhwc else torch.from_numpy(x)
+
+    def run() -> np.ndarray:
+        result = peer(tx, **options)
+        return (result.permute(0, 2, 3, 1) if nhwc else result).numpy()
+
+    return run
+
+
 def sample_repeats(seconds_per_call: float, sample_seconds: float = 5e-3) -> int:
     """Calls per timed sample: runs of at least ~5 ms, so that the timer's noise weighs little."""
     return max(1, min(200, round(sample_seconds / max(seconds_per_call, 1e-6))))

@@ -123,7 +123,6 @@ def _pool_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> 
     for kind, function in (("max", max_pool2d), ("avg", avg_pool2d)):
         for name, shape, kwargs in shapes:
             x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
-            nhwc = kwargs.get("layout") == "NHWC"
             case = Case("pool", f"{kind}-{name}")
             for b in backends:
                 case.run[b] = lambda b=b, x=x, kw=kwargs, f=function: f(x, **kw, backend=b)
@@ -131,13 +130,7 @@ def _pool_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> 
                 target = function(x, **kwargs)
                 case.run["cpp+out"] = lambda x=x, kw=kwargs, f=function, t=target: f(x, **kw, out=t, backend="cpp")
             if "torch" in peers:
-                torch = peers["torch"]
-                # NHWC: torch's channels-last tensors (same memory as the NHWC array)
-                tx = torch.from_numpy(x).permute(0, 3, 1, 2) if nhwc else torch.from_numpy(x)
-                peer = getattr(torch.nn.functional, f"{kind}_pool2d")
-                torch_kwargs = {k: v for k, v in kwargs.items() if k != "layout"}
-                case.run["torch"] = lambda tx=tx, kw=torch_kwargs, peer=peer, nhwc=nhwc: (
-                    peer(tx, **kw).permute(0, 2, 3, 1).numpy() if nhwc else peer(tx, **kw).numpy())
+                case.run["torch"] = _bench.torch_pool(kind, x, kwargs)
             case.reference = lambda x=x, kw=kwargs, f=function: f(x.astype(np.float64), **kw, backend="reference")
             out = function(x, **kwargs)
             case.work = case.traffic = float(x.nbytes + out.nbytes)
