@@ -2,6 +2,7 @@
 
     python benchmarks/conv_layers.py                 # every layer, threads = fastconv's default
     python benchmarks/conv_layers.py --threads 1 --quick
+    python benchmarks/conv_layers.py --scaling       # batch-8 layers at 1 and 2 threads, one run
 """
 
 import argparse
@@ -17,7 +18,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="four layers only")
     parser.add_argument("--backend", default="cpp")
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--scaling", action="store_true",
+                        help="the batch-8 layers at 1 and --threads threads (2 by default) in one interleaved run")
     args = parser.parse_args()
+    if args.scaling:
+        high = args.threads if args.threads > 1 else 2
+        results = _bench.run_thread_scaling(_bench.BATCH_LAYERS, (1, high), backend=args.backend,
+                                            rounds=args.rounds)
+        print(f"{platform.processor() or platform.machine()}: 1 and {high} threads timed in the same rounds; "
+              f"'gemm': a {_bench.PEAK_PROBE_SIZE}x{_bench.PEAK_PROBE_SIZE} GEMM probe in those rounds")
+        print(_bench.format_scaling_table(results, backend=args.backend))
+        return
     peak, probe = _bench.gemm_peak_gflops(args.threads)
     info = fastconv._config.config()
     simd = info.get("cpp", {}).get("simd_level", "-")

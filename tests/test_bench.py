@@ -45,3 +45,19 @@ def test_peak_probe_joins_the_rounds():
     # the layer's own probe, not the (absurd) table-wide figure, gives its fraction of the peak
     gflops = result.flops / (result.median_ms[backend] * 1e-3) / 1e9
     assert f"{100 * gflops / result.peak_gflops:6.1f}%" in table
+
+
+def test_thread_scaling_times_every_count_in_the_same_run():
+    import fastconv
+
+    backend = fastconv.backends()[0]
+    before = fastconv.get_num_threads()
+    results = _bench.run_thread_scaling(("depthwise-3x3@56",), (1, 2), backend=backend, with_torch=False, rounds=2)
+    assert fastconv.get_num_threads() == before  # the caller's thread count is put back
+    (result,) = results
+    assert set(result.median_ms) == {f"{backend}@1", f"{backend}@2"}
+    assert all(error < 1e-5 for error in result.max_rel_error.values())
+    assert set(result.probe_gflops) == {1, 2} and min(result.probe_gflops.values()) > 0
+    table = _bench.format_scaling_table(results, backend=backend)
+    ratio = result.median_ms[f"{backend}@1"] / result.median_ms[f"{backend}@2"]
+    assert f"{ratio:11.2f}" in table and "gemm x2/1" in table

@@ -178,15 +178,16 @@ class Interleaved:
 
     median_seconds: Dict[str, float]
     max_rel_error: Dict[str, float]
-    probe_gflops: Optional[float] = None
+    probe_gflops: Dict[str, float] = field(default_factory=dict)
 
 
 def measure_interleaved(implementations: Dict[str, Callable[[], object]], reference: np.ndarray, rounds: int,
-                        probe: Optional[Callable[[], object]] = None) -> Interleaved:
+                        probes: Optional[Dict[str, Callable[[], object]]] = None) -> Interleaved:
     """Time the implementations in turns, each once per round (timed_sample), after one call each
-    that checks its result against `reference` and sizes its samples. `probe` (gemm_probe at
-    PEAK_PROBE_SIZE) joins every round, so that a fraction of its throughput compares timings
-    taken in the same seconds (on this shared VM a core's throughput drifts by a third in minutes).
+    that checks its result against `reference` and sizes its samples. `probes` (gemm_probe at
+    PEAK_PROBE_SIZE, by name) join every round, so that a fraction of their throughput compares
+    timings taken in the same seconds (on this shared VM a core's throughput drifts by a third in
+    minutes).
     """
     reference = np.asarray(reference, dtype=np.float64)
     scale = max(1.0, float(np.abs(reference).max()))
@@ -197,14 +198,15 @@ def measure_interleaved(implementations: Dict[str, Callable[[], object]], refere
         start = time.perf_counter()
         function()
         repeats[impl] = sample_repeats(time.perf_counter() - start)
+    probes = probes or {}
     times: Dict[str, List[float]] = {impl: [] for impl in implementations}
-    probe_times: List[float] = []
+    probe_times: Dict[str, List[float]] = {name: [] for name in probes}
     for _ in range(rounds):
         for impl, function in implementations.items():
             times[impl].append(timed_sample(function, repeats[impl]))
-        if probe is not None:
-            probe_times.append(timed_sample(probe, 1))
-    probe_gflops = 2 * PEAK_PROBE_SIZE**3 / statistics.median(probe_times) / 1e9 if probe_times else None
+        for name, probe in probes.items():
+            probe_times[name].append(timed_sample(probe, 1))
+    probe_gflops = {name: 2 * PEAK_PROBE_SIZE**3 / statistics.median(t) / 1e9 for name, t in probe_times.items()}
     return Interleaved({impl: statistics.median(t) for impl, t in times.items()}, errors, probe_gflops)
 
 
@@ -242,15 +244,98 @@ def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optiona
             if peer is not None:
                 implementations["torch"] = peer
             reference = conv2d(x.astype(np.float64), weight.astype(np.float64), **kwargs, backend="reference")
-            measured = measure_interleaved(implementations, reference, rounds, probe)
+            measured = measure_interleaved(implementations, reference, rounds, {"peak": probe} if probe else None)
             results.append(LayerResult(name, conv_flops(input_shape, weight_shape, reference.shape),
                                        {impl: 1e3 * t for impl, t in measured.median_seconds.items()},
-                                       measured.max_rel_error, measured.probe_gflops))
+                                       measured.max_rel_error, measured.probe_gflops.get("peak")))
     finally:
         _dispatch.set_num_threads(before)
         if torch is not None:
             torch.set_num_threads(torch_threads)
     return results
+
+
+BATCH_LAYERS = ("resnet-64@56-b8", "resnet-128@28-b8")
+
+
+@dataclass
+class ScalingResult:
+    """A layer timed at several thread counts in one interleaved run: median ms per
+    implementation, keyed "<impl>@<threads>", and the GEMM probe's GFLOP/s at each count."""
+
+    layer: str
+    median_ms: Dict[str, float]
+    max_rel_error: Dict[str, float]
+    probe_gflops: Dict[int, float]
+
+
+def run_thread_scaling(layers: Sequence[str] = BATCH_LAYERS, thread_counts: Sequence[int] = (1, 2),
+                       backend: str = "cpp", with_torch: bool = True, rounds: int = 15) -> List[ScalingResult]:
+    """Time each layer at every thread count in the same rounds, with torch and a GEMM probe at
+    the same counts: the speed-up from more threads as a ratio of timings taken in the same
+    seconds (two tables taken minutes apart on this VM differed by 1.8x in the probe alone).
+    """
+    before = _dispatch.get_num_threads()
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    torch = torch if with_torch else None
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    results = []
+    try:
+        probes = {}
+        for count in thread_counts:
+            gemm = gemm_probe(count, PEAK_PROBE_SIZE)[0]
+            probes[str(count)] = gemm
+        for name in layers:
+            input_shape, weight_shape, kwargs = CONV_LAYERS[name]
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal(input_shape).astype(np.float32)
+            weight = rng.standard_normal(weight_shape).astype(np.float32)
+            implementations: Dict[str, Callable[[], object]] = {}
+            for count in thread_counts:
+                def ours(count: int = count) -> np.ndarray:
+                    _dispatch.set_num_threads(count)
+                    return conv2d(x, weight, **kwargs, backend=backend)
+
+                implementations[f"{backend}@{count}"] = ours
+                if torch is not None:
+                    peer = _torch_conv(x, weight, kwargs)
+
+                    def theirs(count: int = count, peer: Callable[[], object] = peer) -> object:
+                        torch.set_num_threads(count)
+                        return peer()
+
+                    implementations[f"torch@{count}"] = theirs
+            reference = conv2d(x.astype(np.float64), weight.astype(np.float64), **kwargs, backend="reference")
+            measured = measure_interleaved(implementations, reference, rounds, probes)
+            results.append(ScalingResult(name, {impl: 1e3 * t for impl, t in measured.median_seconds.items()},
+                                         measured.max_rel_error,
+                                         {int(count): g for count, g in measured.probe_gflops.items()}))
+    finally:
+        _dispatch.set_num_threads(before)
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
+    return results
+
+
+def format_scaling_table(results: Sequence[ScalingResult], backend: str = "cpp") -> str:
+    """A table: layer, then per thread count each implementation's ms, then the speed-up of the
+    largest count over the smallest for each implementation and for the GEMM probe."""
+    counts = sorted(results[0].probe_gflops) if results else []
+    low, high = (counts[0], counts[-1]) if counts else (1, 1)
+    impls = [backend] + (["torch"] if any(f"torch@{low}" in r.median_ms for r in results) else [])
+    columns = [f"{impl}@{count} ms" for impl in impls for count in counts]
+    ratios = [f"{impl} x{high}/{low}" for impl in impls] + [f"gemm x{high}/{low}"]
+    header = f"{'layer':20s} " + " ".join(f"{c:>11s}" for c in columns + ratios)
+    lines = [header, "-" * len(header)]
+    for r in results:
+        cells = [f"{r.median_ms[f'{impl}@{count}']:11.3f}" for impl in impls for count in counts]
+        cells += [f"{r.median_ms[f'{impl}@{low}'] / r.median_ms[f'{impl}@{high}']:11.2f}" for impl in impls]
+        cells.append(f"{r.probe_gflops[high] / r.probe_gflops[low]:11.2f}")
+        lines.append(f"{r.layer:20s} " + " ".join(cells))
+    return "\n".join(lines)
 
 
 def format_conv_table(results: Sequence[LayerResult], peak_gflops: float, backend: str = "cpp") -> str:

@@ -247,8 +247,8 @@ def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: S
              probe: Optional[Callable[[], Any]] = None) -> List[Dict[str, Any]]:
     """Time a case's implementations in turns (_bench.measure_interleaved); `probe` (conv cases):
     a GEMM timed in the same rounds, whose throughput is then the case's peak."""
-    measured = _bench.measure_interleaved(case.run, case.reference(), rounds, probe)
-    peak = measured.probe_gflops or peak
+    measured = _bench.measure_interleaved(case.run, case.reference(), rounds, {"peak": probe} if probe else None)
+    peak = measured.probe_gflops.get("peak", peak)
     medians, errors = measured.median_seconds, measured.max_rel_error
     ours = {impl for impl in medians if impl.split("+")[0] in backends}  # "cpp+out": cpp with out=
     peer_times = [t for impl, t in medians.items() if impl not in ours]
