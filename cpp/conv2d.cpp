@@ -163,8 +163,11 @@ bool reads_in_place(const Conv2dArgs<T>& a) {
 // packed[ic][phase][oh + a][ow + b] with phase = (kh*dh % sh, kw*dw % sw), a = kh*dh / sh,
 // b = kw*dw / sw: splitting each padded channel into its sh x sw stride phases makes every
 // reduction step a contiguous run over the output positions (row pitch = phase width).
+// `channels_in_lanes`: the igemm_channels kernel (output channels in the vector lanes) instead
+// of igemm's (positions in the lanes); both read the same packed input through `offsets`.
 template <typename T>
-void conv2d_igemm(const Conv2dArgs<T>& a) {
+void conv2d_igemm(const Conv2dArgs<T>& a, bool channels_in_lanes = false) {
+    const KernelTable& table = kernels();  // once: planning and the call must agree on the ISA
     const int64_t sh = a.stride_h, sw = a.stride_w;
     const bool unpacked = reads_in_place(a);
     const PackGeometry geometry = pack_geometry(a, unpacked, /*share_padding=*/true);
@@ -174,7 +177,7 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     const int64_t image_stride = a.in_channels * channel_stride;  // one packed image
     // Many small groups: each job packs its group into the thread's slice of scratch.
     const int64_t group_elements = a.in_channels / a.groups * channel_stride;
-    const bool per_group = !unpacked && a.groups >= 2 * int64_t(a.num_threads) &&
+    const bool per_group = !channels_in_lanes && !unpacked && a.groups >= 2 * int64_t(a.num_threads) &&
                            group_elements * int64_t(sizeof(T)) <= kGroupPackBytes;
     // A batch of at least one image per thread runs whole images per thread (no sharing, no
     // synchronisation inside an image); a smaller batch splits each image over the threads.
@@ -246,11 +249,11 @@ void conv2d_igemm(const Conv2dArgs<T>& a) {
     g.pack_per_group = per_group;
     g.pack = geometry;
     g.group_scratch = per_group ? packed_input : nullptr;
-    auto run_kernel = [](const Conv2dIgemmArgs<T>& args) {
+    auto run_kernel = [&table, channels_in_lanes](const Conv2dIgemmArgs<T>& args) {
         if constexpr (std::is_same_v<T, float>)
-            kernels().conv2d_f32_igemm(args);
+            (channels_in_lanes ? table.conv2d_f32_igemm_channels : table.conv2d_f32_igemm)(args);
         else
-            kernels().conv2d_f64_igemm(args);
+            (channels_in_lanes ? table.conv2d_f64_igemm_channels : table.conv2d_f64_igemm)(args);
     };
     if (image_parallel) {
         const int64_t jobs = a.batch;
@@ -543,6 +546,8 @@ void conv2d(Conv2dArgs<T> args, Conv2dAlgorithm algorithm) {
         conv2d_direct(args);
     else if (algorithm == Conv2dAlgorithm::winograd)  // not 'auto' yet: measured no faster than igemm
         conv2d_winograd(args);
+    else if (algorithm == Conv2dAlgorithm::igemm_channels)
+        conv2d_igemm(args, /*channels_in_lanes=*/true);
     else if (is_pointwise_nhwc(args))
         conv2d_pointwise_nhwc(args);
     else

@@ -5,7 +5,7 @@
 
 namespace fastconv {
 
-enum class Conv2dAlgorithm { automatic, direct, igemm, winograd, depthwise };
+enum class Conv2dAlgorithm { automatic, direct, igemm, igemm_channels, winograd, depthwise };
 
 template <typename T>
 void conv2d(Conv2dArgs<T> args, Conv2dAlgorithm algorithm);

@@ -49,6 +49,8 @@ void conv2d(const Array<T>& input, const Array<T>& weight, const std::optional<A
         chosen = fastconv::Conv2dAlgorithm::direct;
     else if (algorithm == "igemm")
         chosen = fastconv::Conv2dAlgorithm::igemm;
+    else if (algorithm == "igemm_channels")
+        chosen = fastconv::Conv2dAlgorithm::igemm_channels;
     else if (algorithm == "winograd")
         chosen = fastconv::Conv2dAlgorithm::winograd;  // applicability checked below
     else if (algorithm == "depthwise")

@@ -36,7 +36,7 @@ def test_best_level_is_chosen_by_default():
     assert result.stdout.strip() == LEVELS[-1]
 
 
-@pytest.mark.parametrize("algorithm", ["igemm", "direct", "auto"])
+@pytest.mark.parametrize("algorithm", ["igemm", "igemm_channels", "direct", "auto"])
 @pytest.mark.parametrize("seed", range(25))
 def test_conv2d_at_every_level(simd_level, dtype, algorithm, seed):
     case = random_conv_case(np.random.default_rng(1000 + seed), dtype)
@@ -168,12 +168,14 @@ def _array_before_guard_page(values):
     ((2, 4, 7, 33), (6, 2, 2, 5), {"groups": 2, "dilation": (1, 2)}),
     ((1, 3, 5, 5), (2, 3, 3, 3), {"padding": 1}),          # packed
 ])
-def test_reads_stop_at_the_input_end(simd_level, dtype, shape, kernel, kwargs):
+@pytest.mark.parametrize("algorithm", ["auto", "igemm_channels"])
+def test_reads_stop_at_the_input_end(simd_level, dtype, shape, kernel, kwargs, algorithm):
     rng = np.random.default_rng(5)
     values = rng.standard_normal(shape).astype(dtype)
     guarded, _buffer = _array_before_guard_page(values)
     weight = rng.standard_normal(kernel).astype(dtype)
-    out = fastconv.conv2d(guarded, weight, **kwargs, backend="cpp")  # a read past the end would crash here
+    # a read past the end of the input would crash here
+    out = fastconv.conv2d(guarded, weight, **kwargs, algorithm=algorithm, backend="cpp")
     assert_close(out, fastconv.conv2d(values, weight, **kwargs, backend="reference"), dtype)
 
 

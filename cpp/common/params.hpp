@@ -48,7 +48,7 @@ struct Conv2dIgemmArgs {
     const int64_t* offsets = nullptr;  // [reduction] offsets within a group's channels
     int64_t reduction = 0;             // C_in / groups * KH * KW
     const T* weight = nullptr;         // (C_out, reduction): the caller's weight, read in place
-    int block_rows = 1;                // output channels per block: 1, 2, 4 or 6
+    int block_rows = 1;                // output channels per block: 1, 2, 4, 6 or 8
     int64_t blocks = 0;                // blocks per group
     const T* bias = nullptr;
     T* output = nullptr;               // NCHW or NHWC, C-contiguous

@@ -19,7 +19,7 @@ from . import _shapes
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 LAYOUTS = ("NCHW", "NHWC")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-CONV_ALGORITHMS = ("auto", "igemm", "depthwise", "winograd", "direct")
+CONV_ALGORITHMS = ("auto", "igemm", "igemm_channels", "depthwise", "winograd", "direct")
 # conv2d padding_mode (torch names) -> np.pad mode
 NUMPY_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 # Kernels index with signed 64-bit integers: keep every array (in bytes) and every padded extent

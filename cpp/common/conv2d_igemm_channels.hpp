@@ -1,0 +1,224 @@
+// Implicit-GEMM convolution with the output channels in the vector lanes. Included once per ISA
+// by conv2d_igemm_channels_<isa>.cpp, which defines FASTCONV_ISA and the vector macro.
+//
+// The transpose of conv2d_igemm.hpp's orientation: a register tile is a run of up to
+// kMaxPositions output positions of one output row (each broadcast from the packed input, at
+// offsets[k] + its position) x kChannelVectors vectors of output channels. No position computed
+// is a junk column or a tile's padding, which on small planes is what the other orientation
+// loses (a 13x13 AlexNet plane: 192 positions computed for 169), and the weights are whole,
+// aligned vector loads. A job (a block of output channels, a few row segments) transposes each
+// reduction chunk of its channels' weights into an L1 buffer, [step][channel], prefetching the
+// next chunk's rows meanwhile, and runs every segment over it; an NCHW output is written
+// transposed from the tiles (cheap against the long reductions conv2d.cpp uses this kernel for).
+#include <type_traits>
+
+#include "common/params.hpp"
+#include "common/util.hpp"
+#include "common/vec.hpp"
+
+#ifndef FASTCONV_ISA
+#error "define FASTCONV_ISA before including conv2d_igemm_channels.hpp"
+#endif
+
+namespace fastconv {
+namespace FASTCONV_ISA {
+namespace {
+
+constexpr int kChannelVectors = 2;  // vectors of output channels per tile
+// Positions per tile: accumulators for every (position, vector), the weight vectors and a broadcast.
+constexpr int kMaxPositions = (kVectorRegisters - kChannelVectors - 1) / kChannelVectors;
+// Segments a job runs over each reduction chunk (their partial sums wait in a tile buffer:
+// 16 x 14 positions x 32 floats, 28 KiB on AVX-512) and the bytes of a chunk of transposed
+// weights: both stay in L1 while every segment reads the chunk.
+constexpr int64_t kSegmentsPerJob = 16;
+constexpr int64_t kWeightChunkBytes = 8 * 1024;
+
+// Sums of `Rows` consecutive positions (input + r) over `steps` reduction steps (offsets[k],
+// weight[k][0 .. Vectors * lanes)), every channel of one block, into tile[r][0 .. Vectors * lanes)
+// (added to what it holds unless `first`).
+template <class V, int Rows, int Vectors>
+inline void channels_tile(const typename V::T* input, const int64_t* offsets, int64_t steps,
+                          const typename V::T* weight, typename V::T* tile, bool first) {
+    using T = typename V::T;
+    constexpr int L = V::lanes;
+    V acc[Rows][Vectors];
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < Vectors; ++v) acc[r][v] = first ? V::zero() : V::load(tile + (r * Vectors + v) * L);
+    for (int64_t k = 0; k < steps; ++k) {
+        const T* src = input + offsets[k];
+        const T* w = weight + k * (Vectors * L);
+        V wv[Vectors];
+#pragma GCC unroll 4
+        for (int v = 0; v < Vectors; ++v) wv[v] = V::load(w + v * L);
+#pragma GCC unroll 16
+        for (int r = 0; r < Rows; ++r) {
+            const V b = V::broadcast(src[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < Vectors; ++v) acc[r][v] = V::fma(wv[v], b, acc[r][v]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < Vectors; ++v) acc[r][v].store(tile + (r * Vectors + v) * L);
+}
+
+template <class V, int Rows>
+inline void channels_tile_rows(int rows, const typename V::T* input, const int64_t* offsets, int64_t steps,
+                               const typename V::T* weight, typename V::T* tile, bool first) {
+    if constexpr (Rows > 1) {
+        if (rows < Rows) {
+            channels_tile_rows<V, Rows - 1>(rows, input, offsets, steps, weight, tile, first);
+            return;
+        }
+    }
+    channels_tile<V, Rows, kChannelVectors>(input, offsets, steps, weight, tile, first);
+}
+
+// Rows [0, row_count) of `rows` (one every `row_stride` elements, `steps` <= 16 elements read
+// from each) transposed into out[k][0 .. 16) for k < steps, one row of out every `out_stride`
+// elements, zero past row_count.
+template <typename T>
+inline void transpose_16(const T* rows, int64_t row_stride, int64_t row_count, int64_t steps, T* out,
+                         int64_t out_stride) {
+#if defined(FASTCONV_VEC_AVX512)
+    if constexpr (std::is_same_v<T, float>) {
+        const __mmask16 mask = static_cast<__mmask16>((1u << steps) - 1u);
+        __m512 r[16], t[16];
+        for (int i = 0; i < 16; ++i)
+            r[i] = i < row_count ? _mm512_maskz_loadu_ps(mask, rows + i * row_stride) : _mm512_setzero_ps();
+        for (int i = 0; i < 8; ++i) {  // per 128-bit lane: (r0[0], r1[0], r0[1], r1[1]), (r0[2], r1[2], ...)
+            t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        for (int i = 0; i < 4; ++i) {  // r[4i + j], lane l: element 4l + j of rows 4i .. 4i + 3
+            r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+            r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+            r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+            r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+        }
+        for (int j = 0; j < 4; ++j) {  // element 4l + j of every row: lane l of r[j], r[4 + j], r[8 + j], r[12 + j]
+            const __m512 even_low = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+            const __m512 odd_low = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+            const __m512 even_high = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+            const __m512 odd_high = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+            t[j] = _mm512_shuffle_f32x4(even_low, even_high, 0x88);
+            t[8 + j] = _mm512_shuffle_f32x4(even_low, even_high, 0xDD);
+            t[4 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0x88);
+            t[12 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0xDD);
+        }
+        for (int k = 0; k < steps; ++k) _mm512_storeu_ps(out + k * out_stride, t[k]);
+        return;
+    }
+#endif
+    for (int64_t k = 0; k < steps; ++k)
+        for (int64_t i = 0; i < 16; ++i) out[k * out_stride + i] = i < row_count ? rows[i * row_stride + k] : T(0);
+}
+
+// Steps [k0, k0 + steps) of the block's `count` weight rows (rows + c * reduction) as
+// packed[k - k0][0 .. Width), channels past `count` zero.
+template <typename T, int64_t Width>
+inline void pack_weight_chunk(const T* rows, int64_t reduction, int64_t count, int64_t k0, int64_t steps,
+                              T* packed) {
+    if constexpr (Width >= 16) {
+        for (int64_t c0 = 0; c0 < Width; c0 += 16) {
+            const int64_t block_rows = util::max_i64(0, util::min_i64(16, count - c0));
+            const T* first = (block_rows > 0 ? rows + c0 * reduction : rows) + k0;
+            for (int64_t k = 0; k < steps; k += 16)
+                transpose_16(first + k, reduction, block_rows, util::min_i64(16, steps - k), packed + k * Width + c0,
+                             Width);
+        }
+    } else {  // blocks narrower than 16 channels (the baseline's): element by element
+        for (int64_t k = 0; k < steps; ++k)
+            for (int64_t c = 0; c < Width; ++c) packed[k * Width + c] = c < count ? rows[c * reduction + k0 + k] : T(0);
+    }
+}
+
+template <typename T>
+void igemm_channels(const Conv2dIgemmArgs<T>& a) {
+    using V = typename VecFor<T>::type;
+    constexpr int64_t width = int64_t(kChannelVectors) * V::lanes;  // channels per block
+    static_assert(width % 16 == 0 || width < 16, "weights are transposed 16 channels at a time");
+    constexpr int64_t chunk = kWeightChunkBytes / (width * int64_t(sizeof(T)));  // reduction steps
+    // Each output row in segments of at most kMaxPositions positions, their lengths differing
+    // by one at most (a 27-wide row: 14 + 13, not 14 + 13 computed as 14 + 14).
+    const int64_t segments_per_row = (a.out_width + kMaxPositions - 1) / kMaxPositions;
+    const int64_t segments = a.out_height * segments_per_row;
+    const int64_t segment_groups = (segments + kSegmentsPerJob - 1) / kSegmentsPerJob;
+    const int64_t blocks = (a.out_per_group + width - 1) / width;
+    const int64_t plane = a.out_height * a.out_width;
+    // Jobs: (image, group, channel block, segment group), segment groups innermost.
+    const int64_t jobs = a.batch * a.groups * blocks * segment_groups;
+    const int threads = a.num_threads;
+    FASTCONV_PARALLEL_FOR_JOBS
+    for (int64_t job = 0; job < jobs; ++job) {
+        const int64_t segment_group = job % segment_groups;
+        const int64_t block = (job / segment_groups) % blocks;
+        const int64_t rest = job / (segment_groups * blocks);
+        const int64_t g = rest % a.groups;
+        const int64_t n = rest / a.groups;
+        const int64_t first_segment = segment_group * segments / segment_groups;
+        const int64_t segment_count = (segment_group + 1) * segments / segment_groups - first_segment;
+        const T* image = a.packed_input + n * a.image_stride + g * a.group_stride;
+        const int64_t first_channel = g * a.out_per_group + block * width;
+        const int64_t channels = util::min_i64(width, a.out_per_group - block * width);
+        const T* rows = a.weight + first_channel * a.reduction;  // the block's weight rows
+        alignas(64) T packed[chunk * width];
+        alignas(64) T tiles[kSegmentsPerJob][kMaxPositions * width];
+        int64_t where[kSegmentsPerJob];     // a segment's first position in the packed plane
+        int64_t position[kSegmentsPerJob];  // and in the output plane
+        int length[kSegmentsPerJob];        // and its positions
+        for (int64_t s = 0; s < segment_count; ++s) {
+            const int64_t segment = first_segment + s;
+            const int64_t oh = segment / segments_per_row, part = segment % segments_per_row;
+            const int64_t ow0 = part * a.out_width / segments_per_row;
+            length[s] = int((part + 1) * a.out_width / segments_per_row - ow0);
+            where[s] = oh * a.row_pitch + ow0;
+            position[s] = oh * a.out_width + ow0;
+        }
+        for (int64_t k0 = 0; k0 < a.reduction; k0 += chunk) {
+            const int64_t steps = util::min_i64(chunk, a.reduction - k0);
+            pack_weight_chunk<T, width>(rows, a.reduction, channels, k0, steps, packed);
+            // the next chunk's weight rows come from L2 or L3 while this one is computed
+            const int64_t next = k0 + chunk, next_steps = util::min_i64(chunk, a.reduction - next);
+            for (int64_t c = 0; c < channels && next_steps > 0; ++c)
+                for (int64_t k = 0; k < next_steps; k += 64 / int64_t(sizeof(T)))
+                    FASTCONV_PREFETCH(rows + c * a.reduction + next + k);
+            for (int64_t s = 0; s < segment_count; ++s)
+                channels_tile_rows<V, kMaxPositions>(length[s], image + where[s], a.offsets + k0, steps, packed,
+                                                     tiles[s], k0 == 0);
+        }
+        for (int64_t s = 0; s < segment_count; ++s) {
+            const T* tile = tiles[s];
+            if (a.nhwc) {
+                for (int r = 0; r < length[s]; ++r) {
+                    T* dst = a.output + (n * plane + position[s] + r) * a.out_channels + first_channel;
+                    const T* src = tile + r * width;
+                    for (int64_t c = 0; c < channels; ++c) {
+                        const T value = src[c] + (a.bias ? a.bias[first_channel + c] : T(0));
+                        dst[c] = a.relu ? util::relu(value) : value;
+                    }
+                }
+            } else {
+                for (int64_t c = 0; c < channels; ++c) {
+                    T* dst = a.output + (n * a.out_channels + first_channel + c) * plane + position[s];
+                    const T bias = a.bias ? a.bias[first_channel + c] : T(0);
+                    for (int r = 0; r < length[s]; ++r) {
+                        const T value = tile[r * width + c] + bias;
+                        dst[r] = a.relu ? util::relu(value) : value;
+                    }
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void conv2d_f32_igemm_channels(const Conv2dIgemmArgs<float>& a) { igemm_channels(a); }
+void conv2d_f64_igemm_channels(const Conv2dIgemmArgs<double>& a) { igemm_channels(a); }
+
+}  // namespace FASTCONV_ISA
+}  // namespace fastconv
