@@ -533,6 +533,20 @@ void conv2d_pointwise_nhwc(const Conv2dArgs<T>& a) {
     }
 }
 
+// 'auto' takes igemm_channels where it measured faster than igemm (AVX-512, float32, 1 and 2
+// threads, A/B runs in one process): stride-1 multi-tap layers with a reduction of 512 or more,
+// in NHWC (igemm stores those through its tile buffer, channel by channel: 3-37% faster) or on
+// NCHW planes of at most 400 positions (AlexNet conv3-5, ResNet 256@14: 10-24%; igemm computes
+// 192 positions for a 13x13 plane). Not on 28x28 / 56x56 NCHW planes (0.95-1.08x), nor at
+// stride 2 (0.87-1.10x), nor at other levels (not measured).
+template <typename T>
+bool prefer_igemm_channels(const Conv2dArgs<T>& a) {
+    const int64_t taps = a.kernel_height * a.kernel_width;
+    return std::is_same_v<T, float> && std::strcmp(kernels().isa, "avx512") == 0 && a.groups == 1 && taps > 1 &&
+           a.stride_h == 1 && a.stride_w == 1 && a.in_channels * taps >= 512 &&
+           (a.nhwc || a.out_height * a.out_width <= 400);
+}
+
 }  // namespace
 
 template <typename T>
@@ -546,7 +560,8 @@ void conv2d(Conv2dArgs<T> args, Conv2dAlgorithm algorithm) {
         conv2d_direct(args);
     else if (algorithm == Conv2dAlgorithm::winograd)  // not 'auto' yet: measured no faster than igemm
         conv2d_winograd(args);
-    else if (algorithm == Conv2dAlgorithm::igemm_channels)
+    else if (algorithm == Conv2dAlgorithm::igemm_channels ||
+             (algorithm == Conv2dAlgorithm::automatic && prefer_igemm_channels(args)))
         conv2d_igemm(args, /*channels_in_lanes=*/true);
     else if (is_pointwise_nhwc(args))
         conv2d_pointwise_nhwc(args);

@@ -260,3 +260,28 @@ def test_conv2d_eight_row_blocks_at_every_level(simd_level, dtype, c_out, width)
     expected = fastconv.conv2d(x, weight, bias, padding=1, activation="relu", backend="reference")
     actual = fastconv.conv2d(x, weight, bias, padding=1, activation="relu", backend="cpp")
     assert_close(actual, expected, dtype)
+
+
+# The shapes `auto` sends to igemm_channels on AVX-512 (ungrouped, stride 1, C_in*KH*KW >= 512,
+# NHWC or a plane of <= 400 positions), run by name at every level: partial channel blocks
+# (40, 70), rows cut into segments of unequal length (27 = 14 + 13), a reduction that is not a
+# whole number of weight chunks (57 * 9), a batch, bias and ReLU, both layouts.
+@pytest.mark.parametrize("shape, c_out, kwargs", [
+    ((1, 64, 13, 13), 40, {"padding": 1}),
+    ((2, 57, 9, 27), 70, {"padding": (1, 2), "dilation": (1, 2)}),
+    ((1, 96, 7, 5), 33, {}),
+    ((1, 8, 20, 30), 16, {"stride": 2, "padding": 2}),
+])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_conv2d_igemm_channels_at_every_level(simd_level, dtype, shape, c_out, kwargs, layout):
+    rng = np.random.default_rng(sum(shape) + c_out)
+    x = rng.standard_normal(shape).astype(dtype)
+    weight = rng.standard_normal((c_out, shape[1], 3, 3)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype)
+    expected = fastconv.conv2d(x, weight, bias, **kwargs, activation="relu", backend="reference")
+    if layout == "NHWC":
+        x, expected = np.ascontiguousarray(x.transpose(0, 2, 3, 1)), expected.transpose(0, 2, 3, 1)
+    for algorithm in ("igemm_channels", "auto"):
+        actual = fastconv.conv2d(x, weight, bias, **kwargs, layout=layout, activation="relu", algorithm=algorithm,
+                                 backend="cpp")
+        assert_close(actual, expected, dtype)

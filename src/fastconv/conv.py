@@ -47,18 +47,22 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
         Apply ReLU to the result in the same pass (NaN stays NaN).
     out : ndarray, optional, keyword-only
         Array of the result's shape and dtype to write into; returned.
-    algorithm : {'auto', 'igemm', 'depthwise', 'winograd', 'direct'}, keyword-only
+    algorithm : {'auto', 'igemm', 'igemm_channels', 'depthwise', 'winograd', 'direct'}, keyword-only
         The ``cpp`` backend's kernel (the other backends have one and ignore it). ``igemm``:
         implicit GEMM, register-blocked SIMD microkernels over the input split into its stride
         phases (stride-1 unpadded inputs are read in place; a 1x1 stride-1 unpadded NHWC layer is
-        one GEMM over the input as it is). ``depthwise``: one filter per
+        one GEMM over the input as it is), output positions in the vector lanes.
+        ``igemm_channels``: the same packed input with the output channels in the vector lanes
+        and a run of one output row's positions per tile (no padding positions computed; the
+        weights transposed chunk by chunk). ``depthwise``: one filter per
         channel (NCHW, groups == C_in == C_out only, else ValueError), whole output rows in
         registers from a packed copy of each channel. ``winograd``: F(2x2, 3x3), for 3x3
         kernels with stride 1, dilation 1 and groups 1 only (else ValueError); 2.25x fewer
         multiplications, float32 error a few times the direct one (well within 1e-4 relative).
         ``direct``: plain loops the compiler vectorises, kept as a second opinion. ``auto``
-        runs depthwise where it applies, else igemm (winograd measured no faster yet on this
-        project's layer set).
+        runs depthwise where it applies; with AVX-512 and float32, igemm_channels for ungrouped
+        stride-1 layers with C_in * KH * KW >= 512 in NHWC or on output planes of <= 400
+        positions; else igemm (winograd measured no faster yet on this project's layer set).
     backend : {'cpp', 'numba', 'reference'}, optional, keyword-only
         Defaults to the one chosen by ``use_backend`` / FASTCONV_BACKEND, else the fastest.
 
