@@ -167,7 +167,7 @@ bool reads_in_place(const Conv2dArgs<T>& a) {
 // of igemm's (positions in the lanes); both read the same packed input through `offsets`.
 template <typename T>
 void conv2d_igemm(const Conv2dArgs<T>& a, bool channels_in_lanes = false) {
-    const KernelTable& table = kernels();  // once: planning and the call must agree on the ISA
+    const KernelTable& table = kernels();  // one level for the whole call, whatever another thread sets
     const int64_t sh = a.stride_h, sw = a.stride_w;
     const bool unpacked = reads_in_place(a);
     const PackGeometry geometry = pack_geometry(a, unpacked, /*share_padding=*/true);
