@@ -276,18 +276,16 @@ def run_thread_scaling(layers: Sequence[str] = BATCH_LAYERS, thread_counts: Sequ
     seconds (two tables taken minutes apart on this VM differed by 1.8x in the probe alone).
     """
     before = _dispatch.get_num_threads()
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    torch = torch if with_torch else None
+    torch = None
+    if with_torch:
+        try:
+            import torch
+        except ImportError:
+            torch = None
     torch_threads = torch.get_num_threads() if torch is not None else None
     results = []
     try:
-        probes = {}
-        for count in thread_counts:
-            gemm = gemm_probe(count, PEAK_PROBE_SIZE)[0]
-            probes[str(count)] = gemm
+        probes = {str(count): gemm_probe(count, PEAK_PROBE_SIZE)[0] for count in thread_counts}
         for name in layers:
             input_shape, weight_shape, kwargs = CONV_LAYERS[name]
             rng = np.random.default_rng(0)
