@@ -534,17 +534,18 @@ void conv2d_pointwise_nhwc(const Conv2dArgs<T>& a) {
 }
 
 // 'auto' takes igemm_channels where it measured faster than igemm (AVX-512, float32, 1 and 2
-// threads, A/B runs in one process): stride-1 multi-tap layers with a reduction of 512 or more,
-// in NHWC (igemm stores those through its tile buffer, channel by channel: 3-37% faster) or on
+// threads, A/B runs in one process): undilated multi-tap layers with a reduction of 512 or more,
+// in NHWC (igemm stores those through its tile buffer, channel by channel: 3-37% faster), on
 // NCHW planes of at most 400 positions (AlexNet conv3-5, ResNet 256@14: 10-24%; igemm computes
-// 192 positions for a 13x13 plane). Not on 28x28 / 56x56 NCHW planes (0.95-1.08x), nor at
-// stride 2 (0.87-1.10x), nor at other levels (not measured).
+// 192 positions for a 13x13 plane) or at stride 2 (ResNet 64->128 @56: 1.00-1.11x). Not on
+// stride-1 28x28 / 56x56 NCHW planes (0.94-1.13x, 0.95 at batch 8), nor at other levels (not
+// measured).
 template <typename T>
 bool prefer_igemm_channels(const Conv2dArgs<T>& a) {
     const int64_t taps = a.kernel_height * a.kernel_width;
     return std::is_same_v<T, float> && std::strcmp(kernels().isa, "avx512") == 0 && a.groups == 1 && taps > 1 &&
-           a.stride_h == 1 && a.stride_w == 1 && a.in_channels * taps >= 512 &&
-           (a.nhwc || a.out_height * a.out_width <= 400);
+           a.dilation_h == 1 && a.dilation_w == 1 && a.in_channels * taps >= 512 &&
+           (a.nhwc || a.out_height * a.out_width <= 400 || a.stride_h > 1 || a.stride_w > 1);
 }
 
 }  // namespace

@@ -262,15 +262,17 @@ def test_conv2d_eight_row_blocks_at_every_level(simd_level, dtype, c_out, width)
     assert_close(actual, expected, dtype)
 
 
-# The shapes `auto` sends to igemm_channels on AVX-512 (ungrouped, stride 1, C_in*KH*KW >= 512,
-# NHWC or a plane of <= 400 positions), run by name at every level: partial channel blocks
-# (40, 70), rows cut into segments of unequal length (27 = 14 + 13), a reduction that is not a
-# whole number of weight chunks (57 * 9), a batch, bias and ReLU, both layouts.
+# The shapes `auto` sends to igemm_channels on AVX-512 (ungrouped, undilated, C_in*KH*KW >= 512,
+# NHWC, a plane of <= 400 positions or a stride above 1), run by name at every level: partial
+# channel blocks (40, 70), rows cut into segments of unequal length (27 = 14 + 13), a reduction
+# that is not a whole number of weight chunks (57 * 9), stride 2 over a 30x29 plane, dilation,
+# a batch, bias and ReLU, both layouts.
 @pytest.mark.parametrize("shape, c_out, kwargs", [
     ((1, 64, 13, 13), 40, {"padding": 1}),
     ((2, 57, 9, 27), 70, {"padding": (1, 2), "dilation": (1, 2)}),
     ((1, 96, 7, 5), 33, {}),
     ((1, 8, 20, 30), 16, {"stride": 2, "padding": 2}),
+    ((1, 64, 59, 57), 40, {"stride": 2, "padding": 1}),
 ])
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_conv2d_igemm_channels_at_every_level(simd_level, dtype, shape, c_out, kwargs, layout):

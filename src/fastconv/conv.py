@@ -60,9 +60,10 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
         kernels with stride 1, dilation 1 and groups 1 only (else ValueError); 2.25x fewer
         multiplications, float32 error a few times the direct one (well within 1e-4 relative).
         ``direct``: plain loops the compiler vectorises, kept as a second opinion. ``auto``
-        runs depthwise where it applies; with AVX-512 and float32, igemm_channels for ungrouped
-        stride-1 layers with C_in * KH * KW >= 512 in NHWC or on output planes of <= 400
-        positions; else igemm (winograd measured no faster yet on this project's layer set).
+        runs depthwise where it applies; with AVX-512 and float32, igemm_channels for ungrouped,
+        undilated layers with C_in * KH * KW >= 512 in NHWC, on output planes of <= 400
+        positions or with a stride above 1; else igemm (winograd measured no faster yet on this
+        project's layer set).
     backend : {'cpp', 'numba', 'reference'}, optional, keyword-only
         Defaults to the one chosen by ``use_backend`` / FASTCONV_BACKEND, else the fastest.
 
