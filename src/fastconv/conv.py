@@ -116,7 +116,8 @@ class Conv2dPlan:
     primitive is made once); each call then only checks the input. The plan keeps its own
     copy of the weight and bias, taken when it is made or by ``set_weight``: changing the
     caller's arrays afterwards does not change the plan's results (call ``set_weight`` to do that).
-    The ``cpp`` kernels read the weight in place, so nothing is repacked per call either way.
+    The ``cpp`` kernels read the weight in place (``igemm_channels`` transposes each chunk of it
+    inside its jobs, while the chunk is in cache), so the plan keeps no packed copy.
 
     Parameters
     ----------
