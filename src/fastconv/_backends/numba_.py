@@ -31,43 +31,52 @@ _CACHE = os.environ.get("FASTCONV_NUMBA_CACHE", "") == "1"
 
 def _conv2d_nchw(x, weight, bias, out, sh, sw, pad_top, pad_left, dh, dw, groups, relu):
     """Few output channels per group (depthwise): one job per (image, output channel); each input
-    channel of its group is copied into a zero-padded plane, then whole output rows accumulate
-    with unit-stride inner loops (stride 1) that LLVM vectorises."""
+    channel of its group is copied into a zero-padded plane, split into its `sw` column phases
+    (phase f holds padded columns f, f + sw, ...), so that every tap of every output row is a
+    unit-stride multiply-add over a phase row that LLVM vectorises, whatever the stride."""
     n_batch, c_in, h, w = x.shape
     c_out, c_per_group, kh, kw = weight.shape
     oh, ow = out.shape[2], out.shape[3]
     out_per_group = c_out // groups
     hp = (oh - 1) * sh + (kh - 1) * dh + 1
     wp = (ow - 1) * sw + (kw - 1) * dw + 1
+    wq = (wp + sw - 1) // sw  # columns per phase
+    # the input rows and columns that land in the padded plane
+    row_first = max(0, pad_top)
+    row_last = min(hp, pad_top + h)
+    col_first = max(0, pad_left)
+    col_last = min(wp, pad_left + w)
     for job in numba.prange(n_batch * c_out):
         n = job // c_out
         oc = job % c_out
         first_channel = (oc // out_per_group) * c_per_group
         padded = np.zeros((hp, wp), dtype=x.dtype)
+        phases = np.empty((sw if sw > 1 else 0, hp, wq), dtype=x.dtype)
         acc = np.zeros((oh, ow), dtype=x.dtype)
         for c in range(c_per_group):
-            for r in range(hp):
-                row = r - pad_top
-                if row < 0 or row >= h:
-                    continue
-                for q in range(wp):
-                    col = q - pad_left
-                    if 0 <= col < w:
-                        padded[r, q] = x[n, first_channel + c, row, col]
+            if col_first < col_last:
+                for r in range(row_first, row_last):
+                    padded[r, col_first:col_last] = x[n, first_channel + c, r - pad_top,
+                                                      col_first - pad_left:col_last - pad_left]
+            if sw > 1:
+                for f in range(sw):
+                    count = (wp - f + sw - 1) // sw
+                    for r in range(hp):
+                        phases[f, r, :count] = padded[r, f::sw]
             for i in range(oh):
                 line = acc[i]
                 for p in range(kh):
-                    source = padded[i * sh + p * dh]
+                    r = i * sh + p * dh
                     for q in range(kw):
                         value = weight[oc, c, p, q]
                         base = q * dw
                         if sw == 1:
-                            segment = source[base:base + ow]
-                            for j in range(ow):
-                                line[j] += value * segment[j]
+                            segment = padded[r, base:base + ow]
                         else:
-                            for j in range(ow):
-                                line[j] += value * source[j * sw + base]
+                            start = base // sw
+                            segment = phases[base % sw, r, start:start + ow]
+                        for j in range(ow):
+                            line[j] += value * segment[j]
         for i in range(oh):
             for j in range(ow):
                 v = acc[i, j] + bias[oc]
