@@ -246,3 +246,15 @@ def test_concurrent_calls_from_python_threads(fast_backend):
             np.testing.assert_array_equal(result, expected[i])
 
     run_in_threads(work, len(images))
+
+
+def test_scipy_is_imported_only_when_an_fft_filter_runs():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, fastconv; before = 'scipy' in sys.modules; "
+            "fastconv.filter2d(np.ones((40, 40)), np.ones((15, 15)), algorithm='fft'); "
+            "print(before, 'scipy.fft' in sys.modules or 'numpy.fft' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]

@@ -10,16 +10,28 @@ import numpy as np
 from ._backends import _image
 from ._validate import Filter2dCall
 
-try:
-    import scipy.fft as _fft_module
-except ImportError:  # numpy.fft: no threads, every length
-    _fft_module = None
+_UNLOADED = object()
+_fft_module = _UNLOADED  # scipy.fft, or None without SciPy (numpy.fft: no threads, every length)
+
+
+def _scipy_fft():
+    """scipy.fft, imported on first use: importing it at `import fastconv` took 270 ms of 430
+    and started SciPy's own OpenBLAS thread pool for every user, FFT or not."""
+    global _fft_module
+    if _fft_module is _UNLOADED:
+        try:
+            import scipy.fft as module
+        except ImportError:
+            module = None
+        _fft_module = module
+    return _fft_module
 
 
 def _transform_lengths(shape):
-    if _fft_module is None:
+    fft = _scipy_fft()
+    if fft is None:
         return list(shape)
-    return [_fft_module.next_fast_len(int(n), real=True) for n in shape]
+    return [fft.next_fast_len(int(n), real=True) for n in shape]
 
 
 def filter2d(call: Filter2dCall, num_threads: int) -> None:
@@ -29,10 +41,11 @@ def filter2d(call: Filter2dCall, num_threads: int) -> None:
     lengths = _transform_lengths(padded.shape[1:3])
     # circular convolution with the flipped kernel over lengths >= the padded image: the output
     # rows and columns (from kh - 1 and kw - 1 on) are untouched by the wrap-around
-    if _fft_module is not None:
-        forward = _fft_module.rfftn(padded, lengths, axes=(1, 2), workers=num_threads)
-        spectrum = _fft_module.rfftn(call.kernel[::-1, ::-1], lengths, workers=num_threads)
-        full = _fft_module.irfftn(forward * spectrum[np.newaxis, :, :, np.newaxis], lengths, axes=(1, 2),
+    fft = _scipy_fft()
+    if fft is not None:
+        forward = fft.rfftn(padded, lengths, axes=(1, 2), workers=num_threads)
+        spectrum = fft.rfftn(call.kernel[::-1, ::-1], lengths, workers=num_threads)
+        full = fft.irfftn(forward * spectrum[np.newaxis, :, :, np.newaxis], lengths, axes=(1, 2),
                                   workers=num_threads)
     else:
         forward = np.fft.rfftn(padded, lengths, axes=(1, 2))
