@@ -160,10 +160,12 @@ def test_threads_setting_gives_the_same_answer(backend, restore_threads):
     assert_close(one, two, np.float64)
 
 
-def test_concurrent_calls_from_python_threads(backend):
+# (3, 24): igemm; (64, 13): AlexNet-like, igemm_channels under `auto` on AVX-512 float32
+@pytest.mark.parametrize("channels, size", [(3, 24), (64, 13)])
+def test_concurrent_calls_from_python_threads(backend, channels, size):
     rng = np.random.default_rng(8)
-    inputs = [random_array(rng, (1, 3, 24, 24), np.float32) for _ in range(6)]
-    weight = random_array(rng, (8, 3, 3, 3), np.float32)
+    inputs = [random_array(rng, (1, channels, size, size), np.float32) for _ in range(6)]
+    weight = random_array(rng, (40, channels, 3, 3), np.float32)
     expected = [fastconv.conv2d(x, weight, padding=1, backend="reference") for x in inputs]
     results = [None] * len(inputs)
 
