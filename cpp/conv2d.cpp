@@ -104,13 +104,14 @@ int64_t cols_read(const Conv2dArgs<T>& a) {
 }
 
 // The packed layout of an input channel for this convolution: zero padding and stride phases,
-// rows long enough for every output row's reach, slack after each plane for the kernels' tiles.
+// rows long enough for every output row's reach, `slack` zeros after each plane for igemm's tiles.
 // `in_place`: the caller's NCHW planes as they are (stride 1, no padding read).
 // `share_padding`: a row's right padding is the next row's left padding (reads past the pitch
 // wrap into zeros), which cuts a pitch of W + 2 to W + 1: fewer junk columns computed, and a
 // 13x13 plane (AlexNet) fills three 64-position tiles instead of three and a sliver.
 template <typename T>
-PackGeometry pack_geometry(const Conv2dArgs<T>& a, bool in_place, bool share_padding = false) {
+PackGeometry pack_geometry(const Conv2dArgs<T>& a, bool in_place, bool share_padding = false,
+                           int64_t slack = kTileSlack) {
     const int64_t sh = a.stride_h, sw = a.stride_w;
     PackGeometry g;
     g.in_channels = a.in_channels;
@@ -139,7 +140,7 @@ PackGeometry pack_geometry(const Conv2dArgs<T>& a, bool in_place, bool share_pad
     const int64_t max_a = (a.kernel_height - 1) * a.dilation_h / sh;
     const int64_t max_b = (a.kernel_width - 1) * a.dilation_w / sw;
     g.plane = in_place ? a.in_height * a.in_width
-                       : util::max_i64(g.phase_rows * g.pitch, (a.out_height + max_a) * g.pitch + max_b) + kTileSlack;
+                       : util::max_i64(g.phase_rows * g.pitch, (a.out_height + max_a) * g.pitch + max_b) + slack;
     return g;
 }
 
@@ -170,7 +171,9 @@ void conv2d_igemm(const Conv2dArgs<T>& a, bool channels_in_lanes = false) {
     const KernelTable& table = kernels();  // one level for the whole call, whatever another thread sets
     const int64_t sh = a.stride_h, sw = a.stride_w;
     const bool unpacked = reads_in_place(a);
-    const PackGeometry geometry = pack_geometry(a, unpacked, /*share_padding=*/true);
+    // igemm_channels reads real positions only: no slack after the planes for tiles to run into
+    const PackGeometry geometry =
+        pack_geometry(a, unpacked, /*share_padding=*/true, channels_in_lanes ? 0 : kTileSlack);
     const int64_t pitch = geometry.pitch, plane = geometry.plane;
     const int64_t max_a = (a.kernel_height - 1) * a.dilation_h / sh;
     const int64_t channel_stride = sh * sw * plane;
