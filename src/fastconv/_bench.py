@@ -210,6 +210,27 @@ def measure_interleaved(implementations: Dict[str, Callable[[], object]], refere
     return Interleaved({impl: statistics.median(t) for impl, t in times.items()}, errors, probe_gflops)
 
 
+def _optional_torch(wanted: bool):
+    """The torch module when `wanted` and installed, else None."""
+    if not wanted:
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _layer_case(name: str, dtype=np.float32) -> tuple:
+    """A layer of CONV_LAYERS as (input, weight, conv2d keywords, float64 reference result)."""
+    input_shape, weight_shape, kwargs = CONV_LAYERS[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(input_shape).astype(dtype)
+    weight = rng.standard_normal(weight_shape).astype(dtype)
+    reference = conv2d(x.astype(np.float64), weight.astype(np.float64), **kwargs, backend="reference")
+    return x, weight, kwargs, reference
+
+
 def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optional[int] = None,
                     backends: Sequence[str] = ("cpp",), with_torch: bool = True, rounds: int = 15,
                     dtype=np.float32, peak_probe: bool = False) -> List[LayerResult]:
@@ -221,31 +242,22 @@ def run_conv_layers(layers: Sequence[str] = tuple(CONV_LAYERS), threads: Optiona
     threads = threads or _dispatch.get_num_threads()
     before = _dispatch.get_num_threads()
     _dispatch.set_num_threads(threads)
-    torch = None
-    if with_torch:
-        try:
-            import torch
-
-            torch_threads = torch.get_num_threads()
-            torch.set_num_threads(threads)
-        except ImportError:
-            torch = None
+    torch = _optional_torch(with_torch)
+    if torch is not None:
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
     results = []
     probe = gemm_probe(threads, PEAK_PROBE_SIZE)[0] if peak_probe else None
     try:
         for name in layers:
-            input_shape, weight_shape, kwargs = CONV_LAYERS[name]
-            rng = np.random.default_rng(0)
-            x = rng.standard_normal(input_shape).astype(dtype)
-            weight = rng.standard_normal(weight_shape).astype(dtype)
+            x, weight, kwargs, reference = _layer_case(name, dtype)
             implementations: Dict[str, Callable[[], object]] = {
                 b: (lambda b=b: conv2d(x, weight, **kwargs, backend=b)) for b in backends}
             peer = _torch_conv(x, weight, kwargs) if torch is not None else None
             if peer is not None:
                 implementations["torch"] = peer
-            reference = conv2d(x.astype(np.float64), weight.astype(np.float64), **kwargs, backend="reference")
             measured = measure_interleaved(implementations, reference, rounds, {"peak": probe} if probe else None)
-            results.append(LayerResult(name, conv_flops(input_shape, weight_shape, reference.shape),
+            results.append(LayerResult(name, conv_flops(x.shape, weight.shape, reference.shape),
                                        {impl: 1e3 * t for impl, t in measured.median_seconds.items()},
                                        measured.max_rel_error, measured.probe_gflops.get("peak")))
     finally:
@@ -276,21 +288,13 @@ def run_thread_scaling(layers: Sequence[str] = BATCH_LAYERS, thread_counts: Sequ
     seconds (two tables taken minutes apart on this VM differed by 1.8x in the probe alone).
     """
     before = _dispatch.get_num_threads()
-    torch = None
-    if with_torch:
-        try:
-            import torch
-        except ImportError:
-            torch = None
+    torch = _optional_torch(with_torch)
     torch_threads = torch.get_num_threads() if torch is not None else None
     results = []
     try:
         probes = {str(count): gemm_probe(count, PEAK_PROBE_SIZE)[0] for count in thread_counts}
         for name in layers:
-            input_shape, weight_shape, kwargs = CONV_LAYERS[name]
-            rng = np.random.default_rng(0)
-            x = rng.standard_normal(input_shape).astype(np.float32)
-            weight = rng.standard_normal(weight_shape).astype(np.float32)
+            x, weight, kwargs, reference = _layer_case(name)
             implementations: Dict[str, Callable[[], object]] = {}
             for count in thread_counts:
                 def ours(count: int = count) -> np.ndarray:
@@ -306,7 +310,6 @@ def run_thread_scaling(layers: Sequence[str] = BATCH_LAYERS, thread_counts: Sequ
                         return peer()
 
                     implementations[f"torch@{count}"] = theirs
-            reference = conv2d(x.astype(np.float64), weight.astype(np.float64), **kwargs, backend="reference")
             measured = measure_interleaved(implementations, reference, rounds, probes)
             results.append(ScalingResult(name, {impl: 1e3 * t for impl, t in measured.median_seconds.items()},
                                          measured.max_rel_error,
