@@ -53,10 +53,7 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
     using T = typename V::T;
     constexpr int L = V::lanes;
     V acc[Rows][Vectors];
-#pragma GCC unroll 8
-    for (int r = 0; r < Rows; ++r)
-#pragma GCC unroll 8
-        for (int v = 0; v < Vectors; ++v) acc[r][v] = first ? V::zero() : V::load(tile + r * row_stride + v * L);
+    load_accumulators(acc, tile, row_stride, first);
     for (int64_t k = k_begin; k < k_end; ++k) {
         const T* src = input + offsets[k];
         if constexpr (Prefetch) {  // offsets has kPrefetchSteps spare entries past the end
@@ -97,10 +94,7 @@ inline void igemm_tile(const typename V::T* input, const int64_t* offsets, int64
         }
         return;
     }
-#pragma GCC unroll 8
-    for (int r = 0; r < Rows; ++r)
-#pragma GCC unroll 8
-        for (int v = 0; v < Vectors; ++v) acc[r][v].store(tile + r * row_stride + v * L);
+    store_accumulators(acc, tile, row_stride);
 }
 
 // One register block over a reduction chunk, with as few vectors as the positions left need

@@ -42,10 +42,7 @@ inline void channels_tile(const typename V::T* input, const int64_t* offsets, in
     using T = typename V::T;
     constexpr int L = V::lanes;
     V acc[Rows][Vectors];
-#pragma GCC unroll 16
-    for (int r = 0; r < Rows; ++r)
-#pragma GCC unroll 4
-        for (int v = 0; v < Vectors; ++v) acc[r][v] = first ? V::zero() : V::load(tile + (r * Vectors + v) * L);
+    load_accumulators(acc, tile, Vectors * L, first);
     for (int64_t k = 0; k < steps; ++k) {
         const T* src = input + offsets[k];
         const T* w = weight + k * (Vectors * L);
@@ -59,10 +56,7 @@ inline void channels_tile(const typename V::T* input, const int64_t* offsets, in
             for (int v = 0; v < Vectors; ++v) acc[r][v] = V::fma(wv[v], b, acc[r][v]);
         }
     }
-#pragma GCC unroll 16
-    for (int r = 0; r < Rows; ++r)
-#pragma GCC unroll 4
-        for (int v = 0; v < Vectors; ++v) acc[r][v].store(tile + (r * Vectors + v) * L);
+    store_accumulators(acc, tile, Vectors * L);
 }
 
 template <class V, int Rows>

@@ -132,6 +132,24 @@ struct VecFor<double> {
     using type = VecF64;
 };
 
+// A Rows x Vectors tile of accumulators in registers, row r at tile + r * row_stride in memory:
+// zeroed (`first`) or loaded to resume a sum, and stored when the sum stops.
+template <class V, int Rows, int Vectors>
+inline void load_accumulators(V (&acc)[Rows][Vectors], const typename V::T* tile, int64_t row_stride, bool first) {
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 8
+        for (int v = 0; v < Vectors; ++v) acc[r][v] = first ? V::zero() : V::load(tile + r * row_stride + v * V::lanes);
+}
+
+template <class V, int Rows, int Vectors>
+inline void store_accumulators(const V (&acc)[Rows][Vectors], typename V::T* tile, int64_t row_stride) {
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 8
+        for (int v = 0; v < Vectors; ++v) acc[r][v].store(tile + r * row_stride + v * V::lanes);
+}
+
 }  // namespace
 }  // namespace FASTCONV_ISA
 }  // namespace fastconv
