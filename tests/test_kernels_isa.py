@@ -287,3 +287,21 @@ def test_conv2d_igemm_channels_at_every_level(simd_level, dtype, shape, c_out, k
         actual = fastconv.conv2d(x, weight, bias, **kwargs, layout=layout, activation="relu", algorithm=algorithm,
                                  backend="cpp")
         assert_close(actual, expected, dtype)
+
+
+@pytest.mark.parametrize("algorithm", ["igemm", "igemm_channels", "direct", "winograd"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_relu_keeps_nan_at_every_level(simd_level, dtype, algorithm, layout):
+    # A vector max(x, 0) turns NaN into 0; torch's ReLU and the reference keep it.
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 20, 9, 11)).astype(dtype)
+    x[0, 3, 4, 6] = np.nan
+    weight = rng.standard_normal((37, 20, 3, 3)).astype(dtype)
+    expected = fastconv.conv2d(x, weight, padding=1, activation="relu", backend="reference")
+    if layout == "NHWC":
+        x, expected = np.ascontiguousarray(x.transpose(0, 2, 3, 1)), expected.transpose(0, 2, 3, 1)
+    actual = fastconv.conv2d(x, weight, padding=1, layout=layout, activation="relu", algorithm=algorithm,
+                             backend="cpp")
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
+    assert np.isnan(expected).sum() == 37 * 9
+    assert_close(np.nan_to_num(actual), np.nan_to_num(expected), dtype)
