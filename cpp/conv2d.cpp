@@ -20,6 +20,10 @@ constexpr int64_t kTileSlack = 256;
 constexpr size_t kCachedScratchBytes = size_t(64) << 20;
 // A group packed inside its job must stay in L2 with room to spare.
 constexpr int64_t kGroupPackBytes = int64_t(256) << 10;
+// Output planes up to this many positions run igemm_channels over several images at once,
+// packed together up to this size (in L2 beside the weight chunks the jobs stream).
+constexpr int64_t kSmallPlane = 400;
+constexpr int64_t kImagePassBytes = int64_t(1) << 20;
 
 enum ScratchSlot { kPackedInput, kWinogradFilters, kWinogradInput, kWinogradProducts, kScratchSlots };
 
@@ -182,11 +186,19 @@ void conv2d_igemm(const Conv2dArgs<T>& a, bool channels_in_lanes = false) {
     const int64_t group_elements = a.in_channels / a.groups * channel_stride;
     const bool per_group = !channels_in_lanes && !unpacked && a.groups >= 2 * int64_t(a.num_threads) &&
                            group_elements * int64_t(sizeof(T)) <= kGroupPackBytes;
-    // A batch of at least one image per thread runs whole images per thread (no sharing, no
-    // synchronisation inside an image); a smaller batch splits each image over the threads.
-    const bool image_parallel = a.num_threads > 1 && a.batch >= a.num_threads;
+    // igemm_channels on small planes: several images packed together and run as one sequence
+    // of row segments, so that each job's transposed weight chunk serves the rows of several
+    // images (a 7x7 plane alone has 7 rows for it).
+    const int64_t pass_images =
+        channels_in_lanes && !unpacked && a.batch > 1 && a.out_height * a.out_width <= kSmallPlane
+            ? util::max_i64(1, util::min_i64(a.batch, kImagePassBytes / (image_stride * int64_t(sizeof(T)))))
+            : 1;
+    // Otherwise a batch of at least one image per thread runs whole images per thread (no
+    // sharing, no synchronisation inside an image); a smaller batch splits each image over the
+    // threads.
+    const bool image_parallel = pass_images == 1 && a.num_threads > 1 && a.batch >= a.num_threads;
     const int64_t per_thread = per_group ? group_elements : image_stride;
-    const int64_t slices = (per_group || image_parallel) ? a.num_threads : 1;
+    const int64_t slices = (per_group || image_parallel) ? a.num_threads : pass_images;
     std::vector<T> input_fallback;
     T* packed_input =
         unpacked ? nullptr : scratch(static_cast<size_t>(per_thread * slices), kPackedInput, input_fallback);
@@ -197,14 +209,28 @@ void conv2d_igemm(const Conv2dArgs<T>& a, bool channels_in_lanes = false) {
     // kernel reads it.
     // Jobs are (channel, stride phase): a 3-channel image at stride 4 (AlexNet's first layer) is
     // 48 jobs, not 3 that two threads would share 2 to 1.
-    auto pack_image = [&](const T* image) {
-        const int64_t phases = sh * sw;
-        const int64_t jobs = a.in_channels * phases;
+    // Only the phases some tap reads: a 1x1 stride-2 layer (ResNet's downsampling shortcut)
+    // reads one of its four.
+    std::vector<int64_t> used_phases;
+    for (int64_t ph = 0; ph < sh; ++ph)
+        for (int64_t pw = 0; pw < sw; ++pw) {
+            bool used = false;
+            for (int64_t kh = 0; kh < a.kernel_height; ++kh)
+                for (int64_t kw = 0; kw < a.kernel_width; ++kw)
+                    used = used || ((kh * a.dilation_h) % sh == ph && (kw * a.dilation_w) % sw == pw);
+            if (used) used_phases.push_back(ph * sw + pw);
+        }
+    const int64_t phases = static_cast<int64_t>(used_phases.size());
+    auto pack_images = [&](const T* first, int64_t images) {
+        const int64_t jobs = images * a.in_channels * phases;
         const int threads = a.num_threads;
         FASTCONV_PARALLEL_FOR_JOBS
-        for (int64_t job = 0; job < jobs; ++job)
-            packing::pack_channel(geometry, image, job / phases, packed_input + job / phases * channel_stride,
-                                  job % phases);
+        for (int64_t job = 0; job < jobs; ++job) {
+            const int64_t channel = job / phases % a.in_channels, image = job / phases / a.in_channels;
+            packing::pack_channel(geometry, first + image * image_elements, channel,
+                                  packed_input + image * image_stride + channel * channel_stride,
+                                  used_phases[static_cast<size_t>(job % phases)]);
+        }
     };
 
     const int64_t in_per_group = a.in_channels / a.groups;
@@ -272,19 +298,21 @@ void conv2d_igemm(const Conv2dArgs<T>& a, bool channels_in_lanes = false) {
             } else if (!per_group) {
                 T* own = packed_input + util::thread_index() * image_stride;
                 for (int64_t c = 0; c < a.in_channels; ++c)
-                    packing::pack_channel(geometry, mine.input, c, own + c * channel_stride);
+                    for (const int64_t phase : used_phases)
+                        packing::pack_channel(geometry, mine.input, c, own + c * channel_stride, phase);
                 mine.packed_input = own;
             }
             run_kernel(mine);
         }
         return;
     }
-    for (int64_t n = 0; n < a.batch; ++n) {
+    for (int64_t n = 0; n < a.batch; n += pass_images) {
+        g.batch = util::min_i64(pass_images, a.batch - n);
         g.input = a.input + n * image_elements;
         if (unpacked)
             g.packed_input = g.input;
         else if (!per_group)
-            pack_image(g.input);
+            pack_images(g.input, g.batch);
         g.output = a.output + n * output_elements;
         run_kernel(g);
     }

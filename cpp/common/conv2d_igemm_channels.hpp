@@ -33,25 +33,28 @@ constexpr int kMaxPositions = (kVectorRegisters - kChannelVectors - 1) / kChanne
 constexpr int64_t kSegmentsPerJob = 16;
 constexpr int64_t kWeightChunkBytes = 8 * 1024;
 
-// Sums of `Rows` consecutive positions (input + r) over `steps` reduction steps (offsets[k],
-// weight[k][0 .. Vectors * lanes)), every channel of one block, into tile[r][0 .. Vectors * lanes)
-// (added to what it holds unless `first`).
-template <class V, int Rows, int Vectors>
-inline void channels_tile(const typename V::T* input, const int64_t* offsets, int64_t steps,
+// Sums of `Rows` positions over `steps` reduction steps (offsets[k], weight[k][0 .. Vectors *
+// lanes)), every channel of one block, into tile[r][0 .. Vectors * lanes) (added to what it
+// holds unless `first`). Positions r < Split are input + r, the others input + second_row + r -
+// Split: a tile may take two whole rows of a narrow plane (a 7x7 plane: 14 positions, not 7).
+template <class V, int Rows, int Vectors, int Split = Rows>
+inline void channels_tile(const typename V::T* input, int64_t second_row, const int64_t* offsets, int64_t steps,
                           const typename V::T* weight, typename V::T* tile, bool first) {
     using T = typename V::T;
     constexpr int L = V::lanes;
     V acc[Rows][Vectors];
     load_accumulators(acc, tile, Vectors * L, first);
+    const T* input_second = input + second_row - Split;
     for (int64_t k = 0; k < steps; ++k) {
         const T* src = input + offsets[k];
+        const T* src_second = input_second + offsets[k];
         const T* w = weight + k * (Vectors * L);
         V wv[Vectors];
 #pragma GCC unroll 4
         for (int v = 0; v < Vectors; ++v) wv[v] = V::load(w + v * L);
 #pragma GCC unroll 16
         for (int r = 0; r < Rows; ++r) {
-            const V b = V::broadcast(src[r]);
+            const V b = V::broadcast(r < Split ? src[r] : src_second[r]);
 #pragma GCC unroll 4
             for (int v = 0; v < Vectors; ++v) acc[r][v] = V::fma(wv[v], b, acc[r][v]);
         }
@@ -68,7 +71,21 @@ inline void channels_tile_rows(int rows, const typename V::T* input, const int64
             return;
         }
     }
-    channels_tile<V, Rows, kChannelVectors>(input, offsets, steps, weight, tile, first);
+    channels_tile<V, Rows, kChannelVectors>(input, 0, offsets, steps, weight, tile, first);
+}
+
+// Two whole rows of `width` positions (second_row elements apart) in one tile, width <= Width.
+template <class V, int Width>
+inline void channels_tile_two_rows(int width, const typename V::T* input, int64_t second_row,
+                                   const int64_t* offsets, int64_t steps, const typename V::T* weight,
+                                   typename V::T* tile, bool first) {
+    if constexpr (Width > 1) {
+        if (width < Width) {
+            channels_tile_two_rows<V, Width - 1>(width, input, second_row, offsets, steps, weight, tile, first);
+            return;
+        }
+    }
+    channels_tile<V, 2 * Width, kChannelVectors, Width>(input, second_row, offsets, steps, weight, tile, first);
 }
 
 // Rows [0, row_count) of `rows` (one every `row_stride` elements, `steps` <= 16 elements read
@@ -171,42 +188,56 @@ void igemm_channels(const Conv2dIgemmArgs<T>& a) {
     static_assert(width % 16 == 0 || width < 16, "weights are transposed 16 channels at a time");
     constexpr int64_t chunk = kWeightChunkBytes / (width * int64_t(sizeof(T)));  // reduction steps
     // Each output row in segments of at most kMaxPositions positions, their lengths differing
-    // by one at most (a 27-wide row: 14 + 13, not 14 + 13 computed as 14 + 14).
+    // by one at most (a 27-wide row: 14 + 13, not 14 + 13 computed as 14 + 14); rows of at most
+    // half a tile two to a segment. The segments of every image of the batch are one sequence:
+    // a job's transposed weight chunk serves the segments of several small planes (a 7x7 plane
+    // has 4) instead of one.
+    const bool row_pairs = 2 * a.out_width <= kMaxPositions;
     const int64_t segments_per_row = (a.out_width + kMaxPositions - 1) / kMaxPositions;
-    const int64_t segments = a.out_height * segments_per_row;
+    const int64_t segments_per_image = row_pairs ? (a.out_height + 1) / 2 : a.out_height * segments_per_row;
+    const int64_t segments = a.batch * segments_per_image;
     const int64_t segment_groups = (segments + kSegmentsPerJob - 1) / kSegmentsPerJob;
     const int64_t blocks = (a.out_per_group + width - 1) / width;
     const int64_t plane = a.out_height * a.out_width;
-    // Jobs: (image, group, segment group, channel block), channel blocks innermost: a thread's
+    // Jobs: (group, segment group, channel block), channel blocks innermost: a thread's
     // consecutive jobs read the same input rows (at 2 threads, blocks innermost measured
     // 1.04-1.11x the other order on ResNet's stride-2 64->128 layer, whose blocks' transposed
     // weights, 4 x 72 KiB, stay in L2).
-    const int64_t jobs = a.batch * a.groups * blocks * segment_groups;
+    const int64_t jobs = a.groups * segment_groups * blocks;
     const int threads = a.num_threads;
     FASTCONV_PARALLEL_FOR_JOBS
     for (int64_t job = 0; job < jobs; ++job) {
         const int64_t block = job % blocks;
         const int64_t segment_group = (job / blocks) % segment_groups;
-        const int64_t rest = job / (segment_groups * blocks);
-        const int64_t g = rest % a.groups;
-        const int64_t n = rest / a.groups;
+        const int64_t g = job / (segment_groups * blocks);
         const int64_t first_segment = segment_group * segments / segment_groups;
         const int64_t segment_count = (segment_group + 1) * segments / segment_groups - first_segment;
-        const T* image = a.packed_input + n * a.image_stride + g * a.group_stride;
+        const T* group_input = a.packed_input + g * a.group_stride;
         const int64_t first_channel = g * a.out_per_group + block * width;
         const int64_t channels = util::min_i64(width, a.out_per_group - block * width);
         const T* rows = a.weight + first_channel * a.reduction;  // the block's weight rows
         alignas(64) T packed[chunk * width];
         alignas(64) T tiles[kSegmentsPerJob][kMaxPositions * width];
-        int64_t where[kSegmentsPerJob];     // a segment's first position in the packed plane
-        int64_t position[kSegmentsPerJob];  // and in the output plane
+        int64_t where[kSegmentsPerJob];     // a segment's first position in the packed images
+        int64_t image[kSegmentsPerJob];     // its image
+        int64_t position[kSegmentsPerJob];  // and first position in that image's output plane
         int length[kSegmentsPerJob];        // and its positions
         for (int64_t s = 0; s < segment_count; ++s) {
-            const int64_t segment = first_segment + s;
-            const int64_t oh = segment / segments_per_row, part = segment % segments_per_row;
-            const int64_t ow0 = part * a.out_width / segments_per_row;
-            length[s] = int((part + 1) * a.out_width / segments_per_row - ow0);
-            where[s] = oh * a.row_pitch + ow0;
+            const int64_t n = (first_segment + s) / segments_per_image;
+            const int64_t segment = (first_segment + s) % segments_per_image;
+            int64_t oh, ow0;
+            if (row_pairs) {
+                oh = 2 * segment;
+                ow0 = 0;
+                length[s] = int(a.out_width * util::min_i64(2, a.out_height - oh));
+            } else {
+                oh = segment / segments_per_row;
+                const int64_t part = segment % segments_per_row;
+                ow0 = part * a.out_width / segments_per_row;
+                length[s] = int((part + 1) * a.out_width / segments_per_row - ow0);
+            }
+            where[s] = n * a.image_stride + oh * a.row_pitch + ow0;
+            image[s] = n;
             position[s] = oh * a.out_width + ow0;
         }
         for (int64_t k0 = 0; k0 < a.reduction; k0 += chunk) {
@@ -217,15 +248,21 @@ void igemm_channels(const Conv2dIgemmArgs<T>& a) {
             for (int64_t c = 0; c < channels && next_steps > 0; ++c)
                 for (int64_t k = 0; k < next_steps; k += 64 / int64_t(sizeof(T)))
                     FASTCONV_PREFETCH(rows + c * a.reduction + next + k);
-            for (int64_t s = 0; s < segment_count; ++s)
-                channels_tile_rows<V, kMaxPositions>(length[s], image + where[s], a.offsets + k0, steps, packed,
-                                                     tiles[s], k0 == 0);
+            for (int64_t s = 0; s < segment_count; ++s) {
+                if (row_pairs && length[s] > a.out_width)
+                    channels_tile_two_rows<V, kMaxPositions / 2>(int(a.out_width), group_input + where[s],
+                                                                 a.row_pitch, a.offsets + k0, steps, packed,
+                                                                 tiles[s], k0 == 0);
+                else
+                    channels_tile_rows<V, kMaxPositions>(length[s], group_input + where[s], a.offsets + k0, steps,
+                                                         packed, tiles[s], k0 == 0);
+            }
         }
         for (int64_t s = 0; s < segment_count; ++s) {
             const T* tile = tiles[s];
             if (a.nhwc) {
                 for (int r = 0; r < length[s]; ++r) {
-                    T* dst = a.output + (n * plane + position[s] + r) * a.out_channels + first_channel;
+                    T* dst = a.output + (image[s] * plane + position[s] + r) * a.out_channels + first_channel;
                     const T* src = tile + r * width;
                     for (int64_t c = 0; c < channels; ++c) {
                         const T value = src[c] + (a.bias ? a.bias[first_channel + c] : T(0));
@@ -234,7 +271,7 @@ void igemm_channels(const Conv2dIgemmArgs<T>& a) {
                 }
             } else {
                 store_tile_planes<T, width>(tile, length[s], channels, a.bias ? a.bias + first_channel : nullptr,
-                                            a.relu, a.output + (n * a.out_channels + first_channel) * plane + position[s],
+                                            a.relu, a.output + (image[s] * a.out_channels + first_channel) * plane + position[s],
                                             plane);
             }
         }
