@@ -570,13 +570,17 @@ void conv2d_pointwise_nhwc(const Conv2dArgs<T>& a) {
 // NCHW planes of at most 400 positions (AlexNet conv3-5, ResNet 256@14: 10-24%; igemm computes
 // 192 positions for a 13x13 plane) or at stride 2 (ResNet 64->128 @56: 1.00-1.11x). Not on
 // stride-1 28x28 / 56x56 NCHW planes (0.94-1.13x, 0.95 at batch 8), nor at other levels (not
-// measured).
+// measured). 1x1 layers: NCHW planes of <= 256 positions with >= 512 input channels (ResNet's
+// 14x14 and 7x7 ones, and the 1x1 stride-2 shortcuts onto them: 1.02-1.42x igemm; a 20x20
+// plane 0.94x, 56x56 planes 0.46-0.73x).
 template <typename T>
 bool prefer_igemm_channels(const Conv2dArgs<T>& a) {
     const int64_t taps = a.kernel_height * a.kernel_width;
-    return std::is_same_v<T, float> && std::strcmp(kernels().isa, "avx512") == 0 && a.groups == 1 && taps > 1 &&
+    const bool small_plane = a.out_height * a.out_width <= kSmallPlane;
+    return std::is_same_v<T, float> && std::strcmp(kernels().isa, "avx512") == 0 && a.groups == 1 &&
            a.dilation_h == 1 && a.dilation_w == 1 && a.in_channels * taps >= 512 &&
-           (a.nhwc || a.out_height * a.out_width <= 400 || a.stride_h > 1 || a.stride_w > 1);
+           (taps > 1 ? a.nhwc || small_plane || a.stride_h > 1 || a.stride_w > 1
+                      : !a.nhwc && a.out_height * a.out_width <= 256);
 }
 
 }  // namespace

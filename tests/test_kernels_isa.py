@@ -307,3 +307,21 @@ def test_relu_keeps_nan_at_every_level(simd_level, dtype, algorithm, layout):
     np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
     assert np.isnan(expected).sum() == 37 * 9
     assert_close(np.nan_to_num(actual), np.nan_to_num(expected), dtype)
+
+
+# The 1x1 layers `auto` sends to igemm_channels on AVX-512 (>= 512 input channels, a plane of
+# <= 256 positions): a 7x7 plane, a stride-2 shortcut (one packed phase of four), a batch.
+@pytest.mark.parametrize("shape, c_out, kwargs", [
+    ((1, 512, 7, 7), 48, {}),
+    ((2, 520, 14, 13), 36, {"stride": 2}),
+    ((3, 512, 9, 9), 20, {"stride": 3, "padding": 1}),
+])
+def test_conv2d_pointwise_small_planes_at_every_level(simd_level, dtype, shape, c_out, kwargs):
+    rng = np.random.default_rng(sum(shape) + c_out)
+    x = rng.standard_normal(shape).astype(dtype)
+    weight = rng.standard_normal((c_out, shape[1], 1, 1)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype)
+    expected = fastconv.conv2d(x, weight, bias, **kwargs, activation="relu", backend="reference")
+    for algorithm in ("igemm", "igemm_channels", "auto"):
+        actual = fastconv.conv2d(x, weight, bias, **kwargs, activation="relu", algorithm=algorithm, backend="cpp")
+        assert_close(actual, expected, dtype)

@@ -62,8 +62,9 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
         ``direct``: plain loops the compiler vectorises, kept as a second opinion. ``auto``
         runs depthwise where it applies; with AVX-512 and float32, igemm_channels for ungrouped,
         undilated layers with C_in * KH * KW >= 512 in NHWC, on output planes of <= 400
-        positions or with a stride above 1; else igemm (winograd measured no faster yet on this
-        project's layer set).
+        positions or with a stride above 1, and for 1x1 NCHW layers with C_in >= 512 on planes
+        of <= 256 positions; else igemm (winograd measured no faster yet on this project's
+        layer set).
     backend : {'cpp', 'numba', 'reference'}, optional, keyword-only
         Defaults to the one chosen by ``use_backend`` / FASTCONV_BACKEND, else the fastest.
 
