@@ -565,22 +565,22 @@ void conv2d_pointwise_nhwc(const Conv2dArgs<T>& a) {
 }
 
 // 'auto' takes igemm_channels where it measured faster than igemm (AVX-512, float32, 1 and 2
-// threads, A/B runs in one process): undilated multi-tap layers with a reduction of 512 or more,
-// in NHWC (igemm stores those through its tile buffer, channel by channel: 3-37% faster), on
-// NCHW planes of at most 400 positions (AlexNet conv3-5, ResNet 256@14: 10-24%; igemm computes
-// 192 positions for a 13x13 plane) or at stride 2 (ResNet 64->128 @56: 1.00-1.11x). Not on
-// stride-1 28x28 / 56x56 NCHW planes (0.94-1.13x, 0.95 at batch 8), nor at other levels (not
-// measured). 1x1 layers: NCHW planes of <= 256 positions with >= 512 input channels (ResNet's
-// 14x14 and 7x7 ones, and the 1x1 stride-2 shortcuts onto them: 1.02-1.42x igemm; a 20x20
-// plane 0.94x, 56x56 planes 0.46-0.73x).
+// threads, A/B runs in one process): ungrouped, undilated layers with a reduction of 512 or
+// more whose output channels fill its 32-channel blocks (128 -> 40 channels: 1.4-1.5x igemm's
+// time, the second block three-quarters empty). Multi-tap: 0.74-0.99x igemm's time on ResNet
+// and VGG 3x3 layers from 7x7 to 224x224 planes, stride 1 and 2, batch 1 and 8 (64@56 batch 8
+// 0.98-1.02x), AlexNet conv3-5 0.85-0.91x, NHWC 0.73-0.97x. 1x1: NCHW planes of <= 256
+// positions (ResNet's 14x14 and 7x7 ones, and the stride-2 shortcuts onto them: 0.70-0.98x; a
+// 20x20 plane 1.05x, 56x56 planes 1.4-2.2x). Not at other levels (AVX2 measured no faster).
 template <typename T>
 bool prefer_igemm_channels(const Conv2dArgs<T>& a) {
+    constexpr int64_t block = 32;  // output channels per igemm_channels block on AVX-512
     const int64_t taps = a.kernel_height * a.kernel_width;
-    const bool small_plane = a.out_height * a.out_width <= kSmallPlane;
+    const int64_t out_per_group = a.out_channels / a.groups;
+    const bool lanes_filled = ((out_per_group + block - 1) / block) * block * 100 <= out_per_group * 115;
     return std::is_same_v<T, float> && std::strcmp(kernels().isa, "avx512") == 0 && a.groups == 1 &&
-           a.dilation_h == 1 && a.dilation_w == 1 && a.in_channels * taps >= 512 &&
-           (taps > 1 ? a.nhwc || small_plane || a.stride_h > 1 || a.stride_w > 1
-                      : !a.nhwc && a.out_height * a.out_width <= 256);
+           a.dilation_h == 1 && a.dilation_w == 1 && a.in_channels * taps >= 512 && lanes_filled &&
+           (taps > 1 || (!a.nhwc && a.out_height * a.out_width <= 256));
 }
 
 }  // namespace

@@ -120,7 +120,10 @@ inline void transpose_16(const T* rows, int64_t row_stride, int64_t row_count, i
             t[4 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0x88);
             t[12 + j] = _mm512_shuffle_f32x4(odd_low, odd_high, 0xDD);
         }
-        for (int k = 0; k < steps; ++k) _mm512_storeu_ps(out + k * out_stride, t[k]);
+        // unrolled with a test each: a loop to `steps` had t[] spilled and copied with rep movsq
+#pragma GCC unroll 16
+        for (int k = 0; k < 16; ++k)
+            if (k < steps) _mm512_storeu_ps(out + k * out_stride, t[k]);
         return;
     }
 #endif

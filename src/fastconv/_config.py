@@ -34,8 +34,9 @@ def config() -> Dict[str, Any]:
             "cpu_features": [name for name, present in _core.cpu_features().items() if present],
             "openmp": bool(_core.openmp),
             "kernels": [k for k in _core.kernels() if k.endswith("_" + _core.simd_level())],
-            "conv2d_algorithms": {"auto": "depthwise where it applies, igemm_channels on small planes, "
-                                          "strided layers or NHWC (AVX-512 float32), else igemm",
+            "conv2d_algorithms": {"auto": "depthwise where it applies, igemm_channels for layers with "
+                                          "C_in*KH*KW >= 512 and C_out a near multiple of 32 "
+                                          "(AVX-512 float32; 1x1 on small planes only), else igemm",
                                   "igemm": "implicit GEMM, register-blocked SIMD microkernel",
                                   "igemm_channels": "implicit GEMM, output channels in the vector lanes",
                                   "depthwise": "one filter per channel, rows in registers",

@@ -61,10 +61,9 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
         multiplications, float32 error a few times the direct one (well within 1e-4 relative).
         ``direct``: plain loops the compiler vectorises, kept as a second opinion. ``auto``
         runs depthwise where it applies; with AVX-512 and float32, igemm_channels for ungrouped,
-        undilated layers with C_in * KH * KW >= 512 in NHWC, on output planes of <= 400
-        positions or with a stride above 1, and for 1x1 NCHW layers with C_in >= 512 on planes
-        of <= 256 positions; else igemm (winograd measured no faster yet on this project's
-        layer set).
+        undilated multi-tap layers with C_in * KH * KW >= 512 whose C_out fills its 32-channel
+        blocks (at most 15% padding), and for such 1x1 NCHW layers on planes of <= 256
+        positions; else igemm (winograd measured no faster yet on this project's layer set).
     backend : {'cpp', 'numba', 'reference'}, optional, keyword-only
         Defaults to the one chosen by ``use_backend`` / FASTCONV_BACKEND, else the fastest.
 
