@@ -87,6 +87,31 @@ def test_depthwise_at_every_level(simd_level, dtype, seed):
         assert_close(fastconv.conv2d(x, weight, **kwargs, algorithm=algorithm, backend="cpp"), expected, dtype)
 
 
+# Small planes run depthwise with the channels in the vector lanes (rows no wider than a
+# vector, planes of <= 256 positions): several channel vectors and a partial one, strides,
+# dilation, batch, bias and ReLU; and planes on either side of the switch.
+@pytest.mark.parametrize("shape, kernel, kwargs", [
+    ((2, 40, 7, 7), (3, 3), {"padding": 1}),
+    ((1, 37, 14, 14), (5, 5), {"padding": 2}),
+    ((1, 50, 14, 13), (3, 3), {"stride": 2, "padding": 1}),
+    ((2, 19, 12, 9), (3, 2), {"dilation": 2, "padding": (2, 1)}),
+    ((1, 33, 4, 4), (5, 5), {"padding": 3}),
+    ((1, 24, 16, 17), (3, 3), {"padding": 1}),
+    ((1, 24, 18, 18), (3, 3), {"padding": 1}),
+])
+def test_depthwise_small_planes_at_every_level(simd_level, dtype, shape, kernel, kwargs):
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape).astype(dtype)
+    weight = rng.standard_normal((shape[1], 1) + kernel).astype(dtype)
+    bias = rng.standard_normal(shape[1]).astype(dtype)
+    for activation in (None, "relu"):
+        expected = fastconv.conv2d(x, weight, bias, groups=shape[1], activation=activation, **kwargs,
+                                   backend="reference")
+        actual = fastconv.conv2d(x, weight, bias, groups=shape[1], activation=activation, **kwargs,
+                                 algorithm="depthwise", backend="cpp")
+        assert_close(actual, expected, dtype)
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("seed", range(15))
 def test_pooling_at_every_level(simd_level, dtype, kind, seed):

@@ -5,8 +5,12 @@
 // thread's scratch (L1/L2 sized), then each output row is computed a segment of up to 4 vectors
 // at a time, every tap a broadcast weight times contiguous loads from its phase, straight into
 // the output row (masked store for the row's tail); bias on the way, ReLU over the finished row.
+// Small planes (rows no wider than a vector) put the channels in the lanes instead: a job is
+// (image, vector of channels), transposed into [row][column][channel] cells with their padding,
+// every output position a vector of channels, transposed back into the channels' planes.
 #include "common/conv2d_pack.hpp"
 #include "common/params.hpp"
+#include "common/transpose.hpp"
 #include "common/util.hpp"
 #include "common/vec.hpp"
 
@@ -139,8 +143,121 @@ void depthwise_rows(const Conv2dDepthwiseArgs<T>& a) {
     }
 }
 
+// Small planes (a 7x7 row fills 7 of 16 lanes): the channels in the lanes. Positions
+// [ow0, ow0 + Count) of output row oh, every tap a weight vector (one per channel) times the
+// input vectors of the positions it reads, plus the bias, into results[position][lane].
+template <class V, int Count>
+inline void depthwise_lane_positions(const Conv2dDepthwiseArgs<typename V::T>& a, const typename V::T* packed,
+                                     const typename V::T* weights, const V& bias, int64_t oh, int64_t ow0,
+                                     typename V::T* results) {
+    using T = typename V::T;
+    constexpr int L = V::lanes;
+    V acc[Count];
+#pragma GCC unroll 16
+    for (int p = 0; p < Count; ++p) acc[p] = bias;
+    const int64_t step = a.pack.stride_w * L;  // between the inputs of neighbouring positions
+    for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
+        const T* row = packed + ((oh * a.pack.stride_h + kh * a.dilation_h) * a.cols_read + ow0 * a.pack.stride_w) * L;
+        for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
+            const V w = V::load(weights + (kh * a.kernel_width + kw) * L);
+            const T* src = row + kw * a.dilation_w * L;
+#pragma GCC unroll 16
+            for (int p = 0; p < Count; ++p) acc[p] = V::fma(w, V::load(src + p * step), acc[p]);
+        }
+    }
+    T* out = results + (oh * a.out_width + ow0) * L;
+#pragma GCC unroll 16
+    for (int p = 0; p < Count; ++p) acc[p].store(out + p * L);
+}
+
+template <class V, int Count>
+inline void depthwise_lane_row(const Conv2dDepthwiseArgs<typename V::T>& a, const typename V::T* packed,
+                               const typename V::T* weights, const V& bias, int64_t oh,
+                               typename V::T* results) {
+    int64_t ow0 = 0;
+    for (; ow0 + Count <= a.out_width; ow0 += Count)
+        depthwise_lane_positions<V, Count>(a, packed, weights, bias, oh, ow0, results);
+    switch (a.out_width - ow0) {  // the row's tail, fewer than Count positions
+#define FASTCONV_TAIL(n) \
+    case n: \
+        if constexpr (n < Count) depthwise_lane_positions<V, n>(a, packed, weights, bias, oh, ow0, results); \
+        break;
+        FASTCONV_TAIL(1) FASTCONV_TAIL(2) FASTCONV_TAIL(3) FASTCONV_TAIL(4) FASTCONV_TAIL(5) FASTCONV_TAIL(6)
+        FASTCONV_TAIL(7)
+#undef FASTCONV_TAIL
+        default: break;
+    }
+}
+
+template <typename T>
+void depthwise_lanes(const Conv2dDepthwiseArgs<T>& a) {
+    using V = typename VecFor<T>::type;
+    constexpr int L = V::lanes;
+    // positions in registers at a time: accumulators, a weight and an input vector
+    constexpr int kCount = kVectorRegisters >= 32 ? 8 : 4;
+    static_assert(kCount <= 8, "depthwise_lane_row's tail cases stop at 7");
+    const PackGeometry& p = a.pack;
+    const int64_t in_plane = p.in_height * p.in_width, out_plane = a.out_height * a.out_width;
+    const int64_t taps = a.kernel_height * a.kernel_width;
+    const int64_t packed_cells = a.rows_read * a.cols_read;
+    const int64_t vectors = (a.channels + L - 1) / L;
+    const int64_t jobs = a.batch * vectors;
+    const int threads = a.num_threads;
+    FASTCONV_PARALLEL_FOR_JOBS
+    for (int64_t job = 0; job < jobs; ++job) {
+        const int64_t n = job / vectors, c0 = job % vectors * L;
+        const int64_t count = util::min_i64(L, a.channels - c0);
+        T* packed = a.scratch + util::thread_index() * a.lane_slice;  // [rows_read][cols_read][L]
+        T* results = packed + packed_cells * L;                        // [out_height][out_width][L]
+        T* weights = results + out_plane * L;                          // [tap][L]
+        const T* input = a.input + (n * a.channels + c0) * in_plane;
+        T* output = a.output + (n * a.channels + c0) * out_plane;
+        for (int64_t i = 0; i < packed_cells * L; ++i) packed[i] = T(0);  // padding and unused lanes
+        for (int64_t ih = 0; ih < p.in_height; ++ih) {
+            const int64_t row = ih + p.pad_top;
+            if (row >= a.rows_read) break;  // rows no output reads
+            T* dst = packed + (row * a.cols_read + p.pad_left) * L;
+            const int64_t width = util::min_i64(p.in_width, a.cols_read - p.pad_left);
+            if constexpr (L == 16) {
+                for (int64_t iw = 0; iw < width; iw += 16)
+                    transpose_16(input + ih * p.in_width + iw, in_plane, count, util::min_i64(16, width - iw),
+                                 dst + iw * L, L);
+            } else {
+                for (int64_t c = 0; c < count; ++c)
+                    for (int64_t iw = 0; iw < width; ++iw) dst[iw * L + c] = input[c * in_plane + ih * p.in_width + iw];
+            }
+        }
+        for (int64_t t = 0; t < taps; ++t)
+            for (int64_t l = 0; l < L; ++l) weights[t * L + l] = l < count ? a.weight[(c0 + l) * taps + t] : T(0);
+        alignas(64) T bias_lanes[L];
+        for (int64_t l = 0; l < L; ++l) bias_lanes[l] = a.bias && l < count ? a.bias[c0 + l] : T(0);
+        const V bias = V::load(bias_lanes);
+        for (int64_t oh = 0; oh < a.out_height; ++oh)
+            depthwise_lane_row<V, kCount>(a, packed, weights, bias, oh, results);
+        if (a.relu)
+            for (int64_t i = 0; i < out_plane * L; ++i) results[i] = util::relu(results[i]);
+        // results[position][lane] -> the channels' output planes
+        if constexpr (L == 16) {
+            alignas(64) T columns[16 * 16];
+            for (int64_t p0 = 0; p0 < out_plane; p0 += 16) {
+                const int64_t positions = util::min_i64(16, out_plane - p0);
+                transpose_16(results + p0 * L, L, positions, count, columns, 16);
+                for (int64_t c = 0; c < count; ++c)
+                    V::load(columns + c * 16).store_first(output + c * out_plane + p0, int(positions));
+            }
+        } else {
+            for (int64_t c = 0; c < count; ++c)
+                for (int64_t i = 0; i < out_plane; ++i) output[c * out_plane + i] = results[i * L + c];
+        }
+    }
+}
+
 template <typename T>
 void depthwise(const Conv2dDepthwiseArgs<T>& a) {
+    if (a.channels_in_lanes) {
+        depthwise_lanes(a);
+        return;
+    }
     constexpr int L = VecFor<T>::type::lanes;
     switch (util::min_i64(4, (a.out_width + L - 1) / L)) {
         case 1: depthwise_rows<T, 1>(a); break;

@@ -86,6 +86,11 @@ struct Conv2dDepthwiseArgs {
     int64_t kernel_height = 0, kernel_width = 0, dilation_h = 1, dilation_w = 1;
     bool relu = false;
     int num_threads = 1;
+    // Small planes: a job is (image, vector of channels) instead, the channels in the lanes
+    // (rows_read x cols_read input cells, then out_height x out_width results, a vector each),
+    // in scratch slices of lane_slice elements.
+    bool channels_in_lanes = false;
+    int64_t rows_read = 0, cols_read = 0, lane_slice = 0;
 };
 
 template <typename T>

@@ -39,7 +39,8 @@ def config() -> Dict[str, Any]:
                                           "(AVX-512 float32; 1x1 on small planes only), else igemm",
                                   "igemm": "implicit GEMM, register-blocked SIMD microkernel",
                                   "igemm_channels": "implicit GEMM, output channels in the vector lanes",
-                                  "depthwise": "one filter per channel, rows in registers",
+                                  "depthwise": "one filter per channel: rows in registers, channels in "
+                                               "the lanes on small planes",
                                   "winograd": "F(2x2, 3x3), by name only",
                                   "direct": "plain loops, compiler-vectorised"},
         }
