@@ -24,8 +24,12 @@ constexpr int64_t kGroupPackBytes = int64_t(256) << 10;
 // packed together up to this size (in L2 beside the weight chunks the jobs stream).
 constexpr int64_t kSmallPlane = 400;
 constexpr int64_t kImagePassBytes = int64_t(1) << 20;
-// Depthwise output planes up to this many positions run with the channels in the lanes.
+// Depthwise output planes up to this many positions run with the channels in the lanes, and
+// an NHWC layer's jobs pack bands of input rows of about this many bytes (L2), this many
+// channels of each cell.
 constexpr int64_t kLanePlane = 256;
+constexpr int64_t kLaneBandBytes = int64_t(128) << 10;
+constexpr int64_t kLaneGroupChannels = 128;
 
 enum ScratchSlot { kPackedInput, kWinogradFilters, kWinogradInput, kWinogradProducts, kScratchSlots };
 
@@ -485,11 +489,11 @@ void conv2d_winograd(const Conv2dArgs<T>& a) {
     }
 }
 
-// One filter per channel (groups == C_in == C_out), NCHW: its own kernel, each job packing one
-// channel into the thread's scratch.
+// One filter per channel (groups == C_in == C_out): its own kernel, each job packing one
+// channel (NCHW) or vector of channels (small NCHW planes, NHWC) into the thread's scratch.
 template <typename T>
 bool is_depthwise(const Conv2dArgs<T>& a) {
-    return !a.nhwc && a.groups == a.in_channels && a.out_channels == a.in_channels;
+    return a.groups == a.in_channels && a.out_channels == a.in_channels;
 }
 
 // 'auto' takes the depthwise kernel when its jobs (one per image and channel) keep every thread
@@ -511,9 +515,10 @@ int64_t vector_lanes() {
 // of at most kLanePlane positions (measured, 2 threads, against the row kernel: 7x7 planes
 // 0.49-0.57x the time at AVX-512 and AVX2, 14x14 0.63-0.82x at AVX-512 and 0.94-1.03x at AVX2;
 // 16x16 at AVX2 1.2x, 20x20 and 28x28 (5x5) at AVX-512 1.5-1.6x).
+// NHWC always: its channels are already the contiguous axis.
 template <typename T>
 bool depthwise_in_lanes(const Conv2dArgs<T>& a) {
-    return a.out_width <= vector_lanes<T>() && a.out_height * a.out_width <= kLanePlane;
+    return a.nhwc || (a.out_width <= vector_lanes<T>() && a.out_height * a.out_width <= kLanePlane);
 }
 
 template <typename T>
@@ -524,11 +529,26 @@ void conv2d_depthwise(const Conv2dArgs<T>& a) {
     std::vector<T> fallback;
     if (depthwise_in_lanes(a)) {
         d.channels_in_lanes = true;
-        d.rows_read = rows_read(a);
+        d.nhwc = a.nhwc;
         d.cols_read = cols_read(a);
-        // widest vector of any level: 16 float32 lanes
-        d.lane_slice = (d.rows_read * d.cols_read + a.out_height * a.out_width +
-                        a.kernel_height * a.kernel_width) * 16;
+        constexpr int64_t lanes = 16;  // the widest vector of any level (float32, AVX-512)
+        const int64_t tap_rows = (a.kernel_height - 1) * a.dilation_h + 1;
+        // NHWC: groups of up to kLaneGroupChannels channels, in bands of output rows whose
+        // input cells take about kLaneBandBytes
+        const int64_t group = a.nhwc ? util::min_i64(kLaneGroupChannels, (a.in_channels + lanes - 1) / lanes * lanes)
+                                     : lanes;
+        if (a.nhwc) {
+            const int64_t input_rows = kLaneBandBytes / (d.cols_read * group * int64_t(sizeof(T)));
+            d.band_rows = util::max_i64(1, util::min_i64(a.out_height, (input_rows - tap_rows) / a.stride_h + 1));
+        } else {  // small planes: one band, transposed back from a results buffer
+            d.band_rows = a.out_height;
+        }
+        d.group_channels = group;
+        const int64_t band_input_rows = (d.band_rows - 1) * a.stride_h + tap_rows;
+        // packed cells of the group (vector by vector: whole vectors of the narrowest level
+        // take at most group + lanes channels), weights, results
+        d.lane_slice = band_input_rows * d.cols_read * (group + lanes) +
+                       (a.kernel_height * a.kernel_width + (a.nhwc ? 0 : d.band_rows * a.out_width)) * lanes;
         d.scratch = scratch(static_cast<size_t>(d.lane_slice * a.num_threads), kPackedInput, fallback);
     } else {
         d.scratch = scratch(static_cast<size_t>(d.channel_stride * a.num_threads), kPackedInput, fallback);

@@ -86,8 +86,8 @@ void conv2d(const Array<T>& input, const Array<T>& weight, const std::optional<A
                     dilation[1] == 1 && groups == 1,
                 "conv2d: winograd needs a 3x3 kernel, stride 1, dilation 1 and groups 1");
     if (chosen == fastconv::Conv2dAlgorithm::depthwise)
-        require(!nhwc && groups == a.in_channels && a.out_channels == a.in_channels,
-                "conv2d: depthwise needs NCHW and groups == in_channels == out_channels");
+        require(groups == a.in_channels && a.out_channels == a.in_channels,
+                "conv2d: depthwise needs groups == in_channels == out_channels");
     a.input = input.data();
     a.weight = weight.data();
     a.bias = bias ? bias->data() : nullptr;

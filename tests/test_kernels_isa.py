@@ -112,6 +112,32 @@ def test_depthwise_small_planes_at_every_level(simd_level, dtype, shape, kernel,
         assert_close(actual, expected, dtype)
 
 
+# NHWC depthwise runs with the channels in the lanes at every size: jobs of up to 128 channels
+# (several vectors, a partial one) over bands of output rows (a 30-row plane of 200 channels
+# has several of both), strides, dilation, bias and ReLU.
+@pytest.mark.parametrize("shape, kernel, kwargs", [
+    ((2, 9, 11, 40), (3, 3), {"padding": 1}),
+    ((1, 30, 31, 200), (3, 3), {"padding": 1}),
+    ((1, 33, 29, 72), (5, 5), {"stride": 2, "padding": 2}),
+    ((2, 20, 17, 19), (3, 2), {"dilation": 2, "padding": (2, 1)}),
+    ((1, 64, 70, 24), (3, 3), {"padding": 1}),
+])
+def test_depthwise_nhwc_at_every_level(simd_level, dtype, shape, kernel, kwargs):
+    rng = np.random.default_rng(sum(shape) + 1)
+    x = rng.standard_normal(shape).astype(dtype)
+    channels = shape[3]
+    weight = rng.standard_normal((channels, 1) + kernel).astype(dtype)
+    bias = rng.standard_normal(channels).astype(dtype)
+    nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    for activation in (None, "relu"):
+        expected = fastconv.conv2d(nchw, weight, bias, groups=channels, activation=activation, **kwargs,
+                                   backend="reference").transpose(0, 2, 3, 1)
+        for algorithm in ("depthwise", "auto"):
+            actual = fastconv.conv2d(x, weight, bias, groups=channels, activation=activation, layout="NHWC", **kwargs,
+                                     algorithm=algorithm, backend="cpp")
+            assert_close(actual, expected, dtype)
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("seed", range(15))
 def test_pooling_at_every_level(simd_level, dtype, kind, seed):

@@ -143,13 +143,14 @@ void depthwise_rows(const Conv2dDepthwiseArgs<T>& a) {
     }
 }
 
-// Small planes (a 7x7 row fills 7 of 16 lanes): the channels in the lanes. Positions
-// [ow0, ow0 + Count) of output row oh, every tap a weight vector (one per channel) times the
-// input vectors of the positions it reads, plus the bias, into results[position][lane].
+// Channels in the lanes. Positions [ow0, ow0 + Count) of output row `row` of the band in
+// `packed` ([band input row][column][lane]): every tap a weight vector (one per channel) times
+// the input vectors of the positions it reads, plus the bias, through ReLU if asked, to
+// out + p * out_step (the first `count` lanes).
 template <class V, int Count>
 inline void depthwise_lane_positions(const Conv2dDepthwiseArgs<typename V::T>& a, const typename V::T* packed,
-                                     const typename V::T* weights, const V& bias, int64_t oh, int64_t ow0,
-                                     typename V::T* results) {
+                                     const typename V::T* weights, const V& bias, int64_t row, int64_t ow0,
+                                     typename V::T* out, int64_t out_step, int count) {
     using T = typename V::T;
     constexpr int L = V::lanes;
     V acc[Count];
@@ -157,30 +158,38 @@ inline void depthwise_lane_positions(const Conv2dDepthwiseArgs<typename V::T>& a
     for (int p = 0; p < Count; ++p) acc[p] = bias;
     const int64_t step = a.pack.stride_w * L;  // between the inputs of neighbouring positions
     for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
-        const T* row = packed + ((oh * a.pack.stride_h + kh * a.dilation_h) * a.cols_read + ow0 * a.pack.stride_w) * L;
+        const T* src_row =
+            packed + ((row * a.pack.stride_h + kh * a.dilation_h) * a.cols_read + ow0 * a.pack.stride_w) * L;
         for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
             const V w = V::load(weights + (kh * a.kernel_width + kw) * L);
-            const T* src = row + kw * a.dilation_w * L;
+            const T* src = src_row + kw * a.dilation_w * L;
 #pragma GCC unroll 16
             for (int p = 0; p < Count; ++p) acc[p] = V::fma(w, V::load(src + p * step), acc[p]);
         }
     }
-    T* out = results + (oh * a.out_width + ow0) * L;
 #pragma GCC unroll 16
-    for (int p = 0; p < Count; ++p) acc[p].store(out + p * L);
+    for (int p = 0; p < Count; ++p) {
+        const V v = a.relu ? V::relu(acc[p]) : acc[p];
+        if (count == L)
+            v.store(out + p * out_step);
+        else
+            v.store_first(out + p * out_step, count);
+    }
 }
 
 template <class V, int Count>
 inline void depthwise_lane_row(const Conv2dDepthwiseArgs<typename V::T>& a, const typename V::T* packed,
-                               const typename V::T* weights, const V& bias, int64_t oh,
-                               typename V::T* results) {
+                               const typename V::T* weights, const V& bias, int64_t row, typename V::T* out,
+                               int64_t out_step, int count) {
     int64_t ow0 = 0;
     for (; ow0 + Count <= a.out_width; ow0 += Count)
-        depthwise_lane_positions<V, Count>(a, packed, weights, bias, oh, ow0, results);
+        depthwise_lane_positions<V, Count>(a, packed, weights, bias, row, ow0, out + ow0 * out_step, out_step, count);
     switch (a.out_width - ow0) {  // the row's tail, fewer than Count positions
-#define FASTCONV_TAIL(n) \
-    case n: \
-        if constexpr (n < Count) depthwise_lane_positions<V, n>(a, packed, weights, bias, oh, ow0, results); \
+#define FASTCONV_TAIL(n)                                                                                         \
+    case n:                                                                                                      \
+        if constexpr (n < Count)                                                                                 \
+            depthwise_lane_positions<V, n>(a, packed, weights, bias, row, ow0, out + ow0 * out_step, out_step, \
+                                           count);                                                               \
         break;
         FASTCONV_TAIL(1) FASTCONV_TAIL(2) FASTCONV_TAIL(3) FASTCONV_TAIL(4) FASTCONV_TAIL(5) FASTCONV_TAIL(6)
         FASTCONV_TAIL(7)
@@ -197,57 +206,103 @@ void depthwise_lanes(const Conv2dDepthwiseArgs<T>& a) {
     constexpr int kCount = kVectorRegisters >= 32 ? 8 : 4;
     static_assert(kCount <= 8, "depthwise_lane_row's tail cases stop at 7");
     const PackGeometry& p = a.pack;
+    const int64_t C = a.channels;
     const int64_t in_plane = p.in_height * p.in_width, out_plane = a.out_height * a.out_width;
     const int64_t taps = a.kernel_height * a.kernel_width;
-    const int64_t packed_cells = a.rows_read * a.cols_read;
-    const int64_t vectors = (a.channels + L - 1) / L;
-    const int64_t jobs = a.batch * vectors;
+    const int64_t band_input_rows = (a.band_rows - 1) * p.stride_h + (a.kernel_height - 1) * a.dilation_h + 1;
+    const int64_t cells = band_input_rows * a.cols_read;  // per vector of channels
+    const int64_t vectors = (C + L - 1) / L;
+    // NHWC: a job packs a group of vectors from each input cell's contiguous channels (one
+    // vector at a time, the reads hop a cache line per cell and the hardware prefetcher lags)
+    const int64_t group_vectors = a.nhwc ? util::min_i64(vectors, util::max_i64(1, a.group_channels / L)) : 1;
+    const int64_t groups = (vectors + group_vectors - 1) / group_vectors;
+    const int64_t bands = (a.out_height + a.band_rows - 1) / a.band_rows;
+    const int64_t jobs = a.batch * groups * bands;
     const int threads = a.num_threads;
     FASTCONV_PARALLEL_FOR_JOBS
     for (int64_t job = 0; job < jobs; ++job) {
-        const int64_t n = job / vectors, c0 = job % vectors * L;
-        const int64_t count = util::min_i64(L, a.channels - c0);
-        T* packed = a.scratch + util::thread_index() * a.lane_slice;  // [rows_read][cols_read][L]
-        T* results = packed + packed_cells * L;                        // [out_height][out_width][L]
-        T* weights = results + out_plane * L;                          // [tap][L]
-        const T* input = a.input + (n * a.channels + c0) * in_plane;
-        T* output = a.output + (n * a.channels + c0) * out_plane;
-        for (int64_t i = 0; i < packed_cells * L; ++i) packed[i] = T(0);  // padding and unused lanes
-        for (int64_t ih = 0; ih < p.in_height; ++ih) {
-            const int64_t row = ih + p.pad_top;
-            if (row >= a.rows_read) break;  // rows no output reads
-            T* dst = packed + (row * a.cols_read + p.pad_left) * L;
-            const int64_t width = util::min_i64(p.in_width, a.cols_read - p.pad_left);
-            if constexpr (L == 16) {
-                for (int64_t iw = 0; iw < width; iw += 16)
-                    transpose_16(input + ih * p.in_width + iw, in_plane, count, util::min_i64(16, width - iw),
-                                 dst + iw * L, L);
-            } else {
-                for (int64_t c = 0; c < count; ++c)
-                    for (int64_t iw = 0; iw < width; ++iw) dst[iw * L + c] = input[c * in_plane + ih * p.in_width + iw];
+        const int64_t band = job % bands, group = job / bands % groups, n = job / bands / groups;
+        const int64_t first_vector = group * vectors / groups, end_vector = (group + 1) * vectors / groups;
+        const int64_t oh0 = band * a.band_rows, rows = util::min_i64(a.band_rows, a.out_height - oh0);
+        T* packed = a.scratch + util::thread_index() * a.lane_slice;  // [vector][band input row][column][L]
+        T* weights = packed + group_vectors * cells * L;               // [tap][L]
+        T* results = weights + taps * L;                               // NCHW: [band position][L]
+        // input row ih lands in band row ih + pad_top - oh0 * stride_h
+        const int64_t first_ih = util::max_i64(0, oh0 * p.stride_h - p.pad_top);
+        const int64_t last_ih = util::min_i64(p.in_height, oh0 * p.stride_h - p.pad_top + band_input_rows);
+        const int64_t width = util::max_i64(0, util::min_i64(p.in_width, a.cols_read - p.pad_left));  // columns read
+        const int64_t first_row = first_ih + p.pad_top - oh0 * p.stride_h, end_row = first_row + (last_ih - first_ih);
+        for (int64_t v = first_vector; v < end_vector; ++v) {  // zeros where no input lands (copies fill every lane)
+            T* vector_cells = packed + (v - first_vector) * cells * L;
+            for (int64_t r = 0; r < band_input_rows; ++r) {
+                T* row = vector_cells + r * a.cols_read * L;
+                if (r < first_row || r >= end_row || width == 0) {
+                    for (int64_t i = 0; i < a.cols_read * L; ++i) row[i] = T(0);
+                    continue;
+                }
+                for (int64_t i = 0; i < util::min_i64(p.pad_left, a.cols_read) * L; ++i) row[i] = T(0);
+                for (int64_t i = (p.pad_left + width) * L; i < a.cols_read * L; ++i) row[i] = T(0);
             }
         }
-        for (int64_t t = 0; t < taps; ++t)
-            for (int64_t l = 0; l < L; ++l) weights[t * L + l] = l < count ? a.weight[(c0 + l) * taps + t] : T(0);
-        alignas(64) T bias_lanes[L];
-        for (int64_t l = 0; l < L; ++l) bias_lanes[l] = a.bias && l < count ? a.bias[c0 + l] : T(0);
-        const V bias = V::load(bias_lanes);
-        for (int64_t oh = 0; oh < a.out_height; ++oh)
-            depthwise_lane_row<V, kCount>(a, packed, weights, bias, oh, results);
-        if (a.relu)
-            for (int64_t i = 0; i < out_plane * L; ++i) results[i] = util::relu(results[i]);
-        // results[position][lane] -> the channels' output planes
-        if constexpr (L == 16) {
-            alignas(64) T columns[16 * 16];
-            for (int64_t p0 = 0; p0 < out_plane; p0 += 16) {
-                const int64_t positions = util::min_i64(16, out_plane - p0);
-                transpose_16(results + p0 * L, L, positions, count, columns, 16);
-                for (int64_t c = 0; c < count; ++c)
-                    V::load(columns + c * 16).store_first(output + c * out_plane + p0, int(positions));
+        for (int64_t ih = first_ih; ih < last_ih && width > 0; ++ih) {
+            const int64_t cell0 = (ih + p.pad_top - oh0 * p.stride_h) * a.cols_read + p.pad_left;
+            if (a.nhwc) {
+                const T* src = a.input + ((n * p.in_height + ih) * p.in_width) * C;
+                for (int64_t iw = 0; iw < width; ++iw)
+                    for (int64_t v = first_vector; v < end_vector; ++v) {
+                        const int count = int(util::min_i64(L, C - v * L));
+                        const T* from = src + iw * C + v * L;
+                        T* to = packed + ((v - first_vector) * cells + cell0 + iw) * L;
+                        (count == L ? V::load(from) : V::load_first(from, count)).store(to);
+                    }
+            } else {
+                const int64_t c0 = first_vector * L, count = util::min_i64(L, C - c0);
+                const T* src = a.input + (n * C + c0) * in_plane + ih * p.in_width;
+                T* dst = packed + cell0 * L;
+                if constexpr (L == 16) {
+                    for (int64_t iw = 0; iw < width; iw += 16)
+                        transpose_16(src + iw, in_plane, count, util::min_i64(16, width - iw), dst + iw * L, L);
+                } else {
+                    for (int64_t c = 0; c < L; ++c)
+                        for (int64_t iw = 0; iw < width; ++iw)
+                            dst[iw * L + c] = c < count ? src[c * in_plane + iw] : T(0);
+                }
             }
-        } else {
-            for (int64_t c = 0; c < count; ++c)
-                for (int64_t i = 0; i < out_plane; ++i) output[c * out_plane + i] = results[i * L + c];
+        }
+        for (int64_t v = first_vector; v < end_vector; ++v) {
+            const int64_t c0 = v * L;
+            const int count = int(util::min_i64(L, C - c0));
+            const T* vector_cells = packed + (v - first_vector) * cells * L;
+            for (int64_t t = 0; t < taps; ++t)
+                for (int64_t l = 0; l < L; ++l) weights[t * L + l] = l < count ? a.weight[(c0 + l) * taps + t] : T(0);
+            alignas(64) T bias_lanes[L];
+            for (int64_t l = 0; l < L; ++l) bias_lanes[l] = a.bias && l < count ? a.bias[c0 + l] : T(0);
+            const V bias = V::load(bias_lanes);
+            for (int64_t r = 0; r < rows; ++r) {
+                if (a.nhwc)  // straight into the output's rows of C channels
+                    depthwise_lane_row<V, kCount>(a, vector_cells, weights, bias, r,
+                                                  a.output + ((n * a.out_height + oh0 + r) * a.out_width) * C + c0,
+                                                  C, count);
+                else
+                    depthwise_lane_row<V, kCount>(a, vector_cells, weights, bias, r, results + r * a.out_width * L,
+                                                  L, L);
+            }
+            if (a.nhwc) continue;
+            // results[position][lane] -> the channels' output planes
+            const int64_t positions = rows * a.out_width;
+            T* output = a.output + (n * C + c0) * out_plane + oh0 * a.out_width;
+            if constexpr (L == 16) {
+                alignas(64) T columns[16 * 16];
+                for (int64_t p0 = 0; p0 < positions; p0 += 16) {
+                    const int64_t chunk = util::min_i64(16, positions - p0);
+                    transpose_16(results + p0 * L, L, chunk, count, columns, 16);
+                    for (int64_t c = 0; c < count; ++c)
+                        V::load(columns + c * 16).store_first(output + c * out_plane + p0, int(chunk));
+                }
+            } else {
+                for (int64_t c = 0; c < count; ++c)
+                    for (int64_t i = 0; i < positions; ++i) output[c * out_plane + i] = results[i * L + c];
+            }
         }
     }
 }

@@ -86,11 +86,14 @@ struct Conv2dDepthwiseArgs {
     int64_t kernel_height = 0, kernel_width = 0, dilation_h = 1, dilation_w = 1;
     bool relu = false;
     int num_threads = 1;
-    // Small planes: a job is (image, vector of channels) instead, the channels in the lanes
-    // (rows_read x cols_read input cells, then out_height x out_width results, a vector each),
+    // Small NCHW planes and every NHWC layer: a job is (image, vector of channels, band of
+    // band_rows output rows) instead, the channels in the lanes: the band's input rows as
+    // cells of a vector each (cols_read per row, padding included), then (NCHW) its results,
     // in scratch slices of lane_slice elements.
+    // NHWC jobs take group_channels channels (whole vectors) of each cell at once.
     bool channels_in_lanes = false;
-    int64_t rows_read = 0, cols_read = 0, lane_slice = 0;
+    bool nhwc = false;
+    int64_t band_rows = 0, cols_read = 0, group_channels = 0, lane_slice = 0;
 };
 
 template <typename T>

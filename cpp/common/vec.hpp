@@ -26,6 +26,8 @@ struct VecF32 {
     static VecF32 broadcast(float x) { return {_mm512_set1_ps(x)}; }
     static VecF32 zero() { return {_mm512_setzero_ps()}; }
     static VecF32 fma(VecF32 a, VecF32 b, VecF32 c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+    // max(0, x) with x second: maxps returns its second operand for NaN, which stays NaN (torch)
+    static VecF32 relu(VecF32 x) { return {_mm512_max_ps(_mm512_setzero_ps(), x.v)}; }
     void store(float* p) const { _mm512_storeu_ps(p, v); }
     // The first n lanes (0 <= n <= lanes); memory past them is not touched.
     void store_first(float* p, int n) const { _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v); }
@@ -41,6 +43,7 @@ struct VecF64 {
     static VecF64 broadcast(double x) { return {_mm512_set1_pd(x)}; }
     static VecF64 zero() { return {_mm512_setzero_pd()}; }
     static VecF64 fma(VecF64 a, VecF64 b, VecF64 c) { return {_mm512_fmadd_pd(a.v, b.v, c.v)}; }
+    static VecF64 relu(VecF64 x) { return {_mm512_max_pd(_mm512_setzero_pd(), x.v)}; }
     void store(double* p) const { _mm512_storeu_pd(p, v); }
     void store_first(double* p, int n) const { _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1u), v); }
 };
@@ -58,6 +61,7 @@ struct VecF32 {
     static VecF32 broadcast(float x) { return {_mm256_set1_ps(x)}; }
     static VecF32 zero() { return {_mm256_setzero_ps()}; }
     static VecF32 fma(VecF32 a, VecF32 b, VecF32 c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+    static VecF32 relu(VecF32 x) { return {_mm256_max_ps(_mm256_setzero_ps(), x.v)}; }
     void store(float* p) const { _mm256_storeu_ps(p, v); }
     void store_first(float* p, int n) const {
         _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), v);
@@ -75,6 +79,7 @@ struct VecF64 {
     static VecF64 broadcast(double x) { return {_mm256_set1_pd(x)}; }
     static VecF64 zero() { return {_mm256_setzero_pd()}; }
     static VecF64 fma(VecF64 a, VecF64 b, VecF64 c) { return {_mm256_fmadd_pd(a.v, b.v, c.v)}; }
+    static VecF64 relu(VecF64 x) { return {_mm256_max_pd(_mm256_setzero_pd(), x.v)}; }
     void store(double* p) const { _mm256_storeu_pd(p, v); }
     void store_first(double* p, int n) const {
         _mm256_maskstore_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)), v);
@@ -107,6 +112,11 @@ struct VecGeneric {
     static VecGeneric fma(const VecGeneric& a, const VecGeneric& b, const VecGeneric& c) {
         VecGeneric r;
         for (int i = 0; i < Lanes; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
+        return r;
+    }
+    static VecGeneric relu(const VecGeneric& x) {
+        VecGeneric r;
+        for (int i = 0; i < Lanes; ++i) r.v[i] = x.v[i] < Scalar(0) ? Scalar(0) : x.v[i];  // NaN stays NaN
         return r;
     }
     void store(Scalar* p) const {

@@ -306,9 +306,9 @@ def conv2d_call(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, d
         msg = (f"{function}: algorithm='winograd' needs a 3x3 kernel, stride 1, dilation 1 and groups 1, got "
                f"kernel {(kh, kw)}, stride {stride}, dilation {dilation}, groups {groups}")
         raise ValueError(msg)
-    if algorithm == "depthwise" and (layout != "NCHW" or groups != c_in or c_out != c_in):
-        msg = (f"{function}: algorithm='depthwise' needs layout 'NCHW' and groups == input channels == output "
-               f"channels, got layout {layout!r}, groups {groups}, weight shape {w.shape}")
+    if algorithm == "depthwise" and (groups != c_in or c_out != c_in):
+        msg = (f"{function}: algorithm='depthwise' needs groups == input channels == output channels, got "
+               f"groups {groups}, input channels {c_in}, weight shape {w.shape}")
         raise ValueError(msg)
     oh = _shapes.conv_extent(h, kh, stride[0], top, bottom, dilation[0])
     ow = _shapes.conv_extent(wd, kw, stride[1], left, right, dilation[1])

@@ -55,8 +55,9 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
         ``igemm_channels``: the same packed input with the output channels in the vector lanes
         and a run of one output row's positions per tile (no padding positions computed; the
         weights transposed chunk by chunk). ``depthwise``: one filter per
-        channel (NCHW, groups == C_in == C_out only, else ValueError), whole output rows in
-        registers from a packed copy of each channel. ``winograd``: F(2x2, 3x3), for 3x3
+        channel (groups == C_in == C_out only, else ValueError): whole output rows in
+        registers from a packed copy of each channel, or, for NHWC and for NCHW planes whose
+        rows fit a vector, a vector of channels per position. ``winograd``: F(2x2, 3x3), for 3x3
         kernels with stride 1, dilation 1 and groups 1 only (else ValueError); 2.25x fewer
         multiplications, float32 error a few times the direct one (well within 1e-4 relative).
         ``direct``: plain loops the compiler vectorises, kept as a second opinion. ``auto``
