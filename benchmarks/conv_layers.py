@@ -3,6 +3,7 @@
     python benchmarks/conv_layers.py                 # every layer, threads = fastconv's default
     python benchmarks/conv_layers.py --threads 1 --quick
     python benchmarks/conv_layers.py --scaling       # batch-8 layers at 1 and 2 threads, one run
+    python benchmarks/conv_layers.py --families      # more shapes of the same families
 """
 
 import argparse
@@ -16,6 +17,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=fastconv.get_num_threads())
     parser.add_argument("--quick", action="store_true", help="four layers only")
+    parser.add_argument("--families", action="store_true",
+                        help="_bench.FAMILY_LAYERS: more ResNet, VGG, MobileNet and grouped shapes")
     parser.add_argument("--backend", default="cpp")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--scaling", action="store_true",
@@ -35,7 +38,8 @@ def main() -> None:
     print(f"{platform.processor() or platform.machine()}, SIMD {simd}, {args.threads} threads; "
           f"FP32 peak {peak:.0f} GFLOP/s ({probe}); the 'peak' column: a 1024x1024 GEMM timed in "
           f"each layer's rounds")
-    layers = _bench.QUICK_LAYERS if args.quick else tuple(_bench.CONV_LAYERS)
+    layers = (_bench.QUICK_LAYERS if args.quick else
+              tuple(_bench.FAMILY_LAYERS) if args.families else tuple(_bench.CONV_LAYERS))
     results = _bench.run_conv_layers(layers, threads=args.threads, backends=(args.backend,), rounds=args.rounds,
                                      peak_probe=True)
     print(_bench.format_conv_table(results, peak, backend=args.backend))

@@ -14,7 +14,8 @@ def test_flop_count():
 def test_every_layer_is_a_valid_call():
     import fastconv
 
-    for name, (input_shape, weight_shape, kwargs) in _bench.CONV_LAYERS.items():
+    assert not set(_bench.CONV_LAYERS) & set(_bench.FAMILY_LAYERS)
+    for name, (input_shape, weight_shape, kwargs) in {**_bench.CONV_LAYERS, **_bench.FAMILY_LAYERS}.items():
         out_h = fastconv.conv_output_size(input_shape[2], weight_shape[2], kwargs.get("stride", 1),
                                           kwargs.get("padding", 0))
         assert out_h >= 1, name

@@ -40,6 +40,53 @@ CONV_LAYERS: Dict[str, tuple] = {
 QUICK_LAYERS = ("lecture-3to64@256", "resnet-64@56", "pointwise-256to64@56", "depthwise-3x3@56")
 
 
+def _layer(batch: int, c_in: int, size: int, c_out: int, kernel: int, stride: int = 1, padding: int = 0,
+           groups: int = 1) -> tuple:
+    keywords = {name: value for name, value, default in (("stride", stride, 1), ("padding", padding, 0),
+                                                         ("groups", groups, 1)) if value != default}
+    return (batch, c_in, size, size), (c_out, c_in // groups, kernel, kernel), keywords
+
+
+# More of the same families (`conv_layers.py --families`), for checking that what holds on
+# CONV_LAYERS holds around it: every ResNet-18/50 stage (3x3, 1x1, stride-2 shortcuts, 7x7
+# planes, batch 4 and 8), VGG's large planes, the 7x7 stem, MobileNetV2's depthwise layers from
+# 112x112 to 7x7, a ResNeXt grouped layer, small CIFAR-sized layers.
+FAMILY_LAYERS: Dict[str, tuple] = {
+    "stem-7x7-s2@224": _layer(1, 3, 224, 64, 7, 2, 3),
+    "vgg-64@112": _layer(1, 64, 112, 64, 3, 1, 1),
+    "vgg-128@112": _layer(1, 128, 112, 128, 3, 1, 1),
+    "resnet-128to256@28-s2": _layer(1, 128, 28, 256, 3, 2, 1),
+    "resnet-256to512@14-s2": _layer(1, 256, 14, 512, 3, 2, 1),
+    "resnet-512@7": _layer(1, 512, 7, 512, 3, 1, 1),
+    "resnet-64@56-b4": _layer(4, 64, 56, 64, 3, 1, 1),
+    "resnet-256@14-b8": _layer(8, 256, 14, 256, 3, 1, 1),
+    "resnet-512@7-b8": _layer(8, 512, 7, 512, 3, 1, 1),
+    "resnet-256to512@14-s2-b8": _layer(8, 256, 14, 512, 3, 2, 1),
+    "pointwise-128to512@28": _layer(1, 128, 28, 512, 1),
+    "pointwise-512to128@28": _layer(1, 512, 28, 128, 1),
+    "pointwise-1024to256@14": _layer(1, 1024, 14, 256, 1),
+    "pointwise-256to1024@14": _layer(1, 256, 14, 1024, 1),
+    "pointwise-2048to512@7": _layer(1, 2048, 7, 512, 1),
+    "pointwise-512to2048@7": _layer(1, 512, 7, 2048, 1),
+    "shortcut-256to512@56-s2": _layer(1, 256, 56, 512, 1, 2),
+    "shortcut-512to1024@28-s2": _layer(1, 512, 28, 1024, 1, 2),
+    "shortcut-1024to2048@14-s2": _layer(1, 1024, 14, 2048, 1, 2),
+    "depthwise-3x3-32@112": _layer(1, 32, 112, 32, 3, 1, 1, 32),
+    "depthwise-3x3-96@112-s2": _layer(1, 96, 112, 96, 3, 2, 1, 96),
+    "depthwise-3x3-144@56": _layer(1, 144, 56, 144, 3, 1, 1, 144),
+    "depthwise-3x3-192@28": _layer(1, 192, 28, 192, 3, 1, 1, 192),
+    "depthwise-3x3-384@14": _layer(1, 384, 14, 384, 3, 1, 1, 384),
+    "depthwise-3x3-576@14-s2": _layer(1, 576, 14, 576, 3, 2, 1, 576),
+    "depthwise-3x3-960@7": _layer(1, 960, 7, 960, 3, 1, 1, 960),
+    "depthwise-5x5-672@14": _layer(1, 672, 14, 672, 5, 1, 2, 672),
+    "depthwise-5x5-960@7": _layer(1, 960, 7, 960, 5, 1, 2, 960),
+    "depthwise-3x3-64@56-b8": _layer(8, 64, 56, 64, 3, 1, 1, 64),
+    "grouped-128@28-g32": _layer(1, 128, 28, 128, 3, 1, 1, 32),
+    "cifar-16@32": _layer(1, 16, 32, 16, 3, 1, 1),
+    "cifar-3to16@32-b32": _layer(32, 3, 32, 16, 3, 1, 1),
+}
+
+
 def conv_flops(input_shape: Sequence[int], weight_shape: Sequence[int], output_shape: Sequence[int]) -> float:
     """Multiply-adds x 2 of a convolution (per output element: C_in/groups * KH * KW of each)."""
     return 2.0 * math.prod(output_shape) * math.prod(weight_shape[1:])
@@ -222,8 +269,9 @@ def _optional_torch(wanted: bool):
 
 
 def _layer_case(name: str, dtype=np.float32) -> tuple:
-    """A layer of CONV_LAYERS as (input, weight, conv2d keywords, float64 reference result)."""
-    input_shape, weight_shape, kwargs = CONV_LAYERS[name]
+    """A layer of CONV_LAYERS or FAMILY_LAYERS as (input, weight, conv2d keywords, float64
+    reference result)."""
+    input_shape, weight_shape, kwargs = CONV_LAYERS[name] if name in CONV_LAYERS else FAMILY_LAYERS[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal(input_shape).astype(dtype)
     weight = rng.standard_normal(weight_shape).astype(dtype)
