@@ -545,9 +545,9 @@ void conv2d_depthwise(const Conv2dArgs<T>& a) {
         }
         d.group_channels = group;
         const int64_t band_input_rows = (d.band_rows - 1) * a.stride_h + tap_rows;
-        // packed cells of the group (vector by vector: whole vectors of the narrowest level
-        // take at most group + lanes channels), weights, results
-        d.lane_slice = band_input_rows * d.cols_read * (group + lanes) +
+        // packed cells of the group (whole vectors of any level: group is a multiple of 16
+        // channels), weights, results
+        d.lane_slice = band_input_rows * d.cols_read * group +
                        (a.kernel_height * a.kernel_width + (a.nhwc ? 0 : d.band_rows * a.out_width)) * lanes;
         d.scratch = scratch(static_cast<size_t>(d.lane_slice * a.num_threads), kPackedInput, fallback);
     } else {
