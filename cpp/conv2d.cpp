@@ -211,12 +211,8 @@ void conv2d_igemm(const Conv2dArgs<T>& a, bool channels_in_lanes = false) {
     const int64_t image_elements = a.in_channels * a.in_height * a.in_width;
     const int64_t output_elements = a.out_channels * a.out_height * a.out_width;
 
-    // Pack one image, one image at a time so that its packed copy is still in cache when the
-    // kernel reads it.
-    // Jobs are (channel, stride phase): a 3-channel image at stride 4 (AlexNet's first layer) is
-    // 48 jobs, not 3 that two threads would share 2 to 1.
-    // Only the phases some tap reads: a 1x1 stride-2 layer (ResNet's downsampling shortcut)
-    // reads one of its four.
+    // Only the stride phases some tap reads are packed: a 1x1 stride-2 layer (ResNet's
+    // downsampling shortcut) reads one of its four.
     std::vector<int64_t> used_phases;
     for (int64_t ph = 0; ph < sh; ++ph)
         for (int64_t pw = 0; pw < sw; ++pw) {
@@ -227,6 +223,10 @@ void conv2d_igemm(const Conv2dArgs<T>& a, bool channels_in_lanes = false) {
             if (used) used_phases.push_back(ph * sw + pw);
         }
     const int64_t phases = static_cast<int64_t>(used_phases.size());
+    // Pack one pass of images (one image, or a few small ones for igemm_channels) just before
+    // the kernel reads it, so that the packed copy is still in cache. Jobs are (image, channel,
+    // stride phase): a 3-channel image at stride 4 (AlexNet's first layer) is 48 jobs, not 3
+    // that two threads would share 2 to 1.
     auto pack_images = [&](const T* first, int64_t images) {
         const int64_t jobs = images * a.in_channels * phases;
         const int threads = a.num_threads;
@@ -496,8 +496,8 @@ bool is_depthwise(const Conv2dArgs<T>& a) {
     return a.groups == a.in_channels && a.out_channels == a.in_channels;
 }
 
-// 'auto' takes the depthwise kernel when its jobs (one per image and channel) keep every thread
-// busy; a single-channel image (filter2d) runs igemm, whose jobs are tiles of the image.
+// 'auto' takes the depthwise kernel when there are at least two (image, channel) pairs per
+// thread; a single-channel image (filter2d) runs igemm, whose jobs are tiles of the image.
 template <typename T>
 bool prefer_depthwise(const Conv2dArgs<T>& a) {
     return is_depthwise(a) && a.batch * a.in_channels >= 2 * int64_t(a.num_threads);

@@ -5,9 +5,10 @@
 // thread's scratch (L1/L2 sized), then each output row is computed a segment of up to 4 vectors
 // at a time, every tap a broadcast weight times contiguous loads from its phase, straight into
 // the output row (masked store for the row's tail); bias on the way, ReLU over the finished row.
-// Small planes (rows no wider than a vector) put the channels in the lanes instead: a job is
-// (image, vector of channels), transposed into [row][column][channel] cells with their padding,
-// every output position a vector of channels, transposed back into the channels' planes.
+// Small NCHW planes (rows no wider than a vector) and NHWC layers put the channels in the
+// lanes instead: a job is (image, vectors of channels, band of output rows), its input cells
+// copied (NHWC) or transposed (NCHW) into [vector][row][column][lane] with their padding, every
+// output position a vector of channels, stored into NHWC rows or transposed back into planes.
 #include "common/conv2d_pack.hpp"
 #include "common/params.hpp"
 #include "common/transpose.hpp"

@@ -126,7 +126,7 @@ inline void store_tile_planes(const T* tile, int length, int64_t channels, const
             for (int64_t c = 0; c < count; ++c) {
                 __m512 v = _mm512_load_ps(columns + c * 16);
                 if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[c0 + c]));
-                if (relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);  // max(0, NaN) is NaN, as util::relu
+                if (relu) v = VecF32::relu({v}).v;
                 _mm512_mask_storeu_ps(out + (c0 + c) * plane, mask, v);
             }
         }
