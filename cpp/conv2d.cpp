@@ -25,8 +25,8 @@ constexpr int64_t kGroupPackBytes = int64_t(256) << 10;
 constexpr int64_t kSmallPlane = 400;
 constexpr int64_t kImagePassBytes = int64_t(1) << 20;
 // Depthwise output planes up to this many positions run with the channels in the lanes, and
-// an NHWC layer's jobs pack bands of input rows of about this many bytes (L2), this many
-// channels of each cell.
+// an NHWC layer's jobs take this many channels over bands of input rows of about this many
+// bytes (L2).
 constexpr int64_t kLanePlane = 256;
 constexpr int64_t kLaneBandBytes = int64_t(128) << 10;
 constexpr int64_t kLaneGroupChannels = 128;
@@ -532,23 +532,19 @@ void conv2d_depthwise(const Conv2dArgs<T>& a) {
         d.nhwc = a.nhwc;
         d.cols_read = cols_read(a);
         constexpr int64_t lanes = 16;  // the widest vector of any level (float32, AVX-512)
-        const int64_t tap_rows = (a.kernel_height - 1) * a.dilation_h + 1;
-        // NHWC: groups of up to kLaneGroupChannels channels, in bands of output rows whose
-        // input cells take about kLaneBandBytes
-        const int64_t group = a.nhwc ? util::min_i64(kLaneGroupChannels, (a.in_channels + lanes - 1) / lanes * lanes)
-                                     : lanes;
+        const int64_t taps = a.kernel_height * a.kernel_width;
         if (a.nhwc) {
-            const int64_t input_rows = kLaneBandBytes / (d.cols_read * group * int64_t(sizeof(T)));
+            // jobs of up to kLaneGroupChannels channels (whole vectors at every level) over bands of
+            // output rows whose input rows take about kLaneBandBytes; scratch: the group's weights
+            d.group_channels = util::min_i64(kLaneGroupChannels, (a.in_channels + lanes - 1) / lanes * lanes);
+            const int64_t tap_rows = (a.kernel_height - 1) * a.dilation_h + 1;
+            const int64_t input_rows = kLaneBandBytes / (a.in_width * d.group_channels * int64_t(sizeof(T)));
             d.band_rows = util::max_i64(1, util::min_i64(a.out_height, (input_rows - tap_rows) / a.stride_h + 1));
-        } else {  // small planes: one band, transposed back from a results buffer
+            d.lane_slice = taps * d.group_channels;
+        } else {  // small planes: weights, the padded cells of a vector of channels, its results
             d.band_rows = a.out_height;
+            d.lane_slice = (taps + rows_read(a) * d.cols_read + a.out_height * a.out_width) * lanes;
         }
-        d.group_channels = group;
-        const int64_t band_input_rows = (d.band_rows - 1) * a.stride_h + tap_rows;
-        // packed cells of the group (whole vectors of any level: group is a multiple of 16
-        // channels), weights, results
-        d.lane_slice = band_input_rows * d.cols_read * group +
-                       (a.kernel_height * a.kernel_width + (a.nhwc ? 0 : d.band_rows * a.out_width)) * lanes;
         d.scratch = scratch(static_cast<size_t>(d.lane_slice * a.num_threads), kPackedInput, fallback);
     } else {
         d.scratch = scratch(static_cast<size_t>(d.channel_stride * a.num_threads), kPackedInput, fallback);

@@ -121,6 +121,8 @@ def test_depthwise_small_planes_at_every_level(simd_level, dtype, shape, kernel,
     ((1, 33, 29, 72), (5, 5), {"stride": 2, "padding": 2}),
     ((2, 20, 17, 19), (3, 2), {"dilation": 2, "padding": (2, 1)}),
     ((1, 64, 70, 24), (3, 3), {"padding": 1}),
+    ((2, 3, 4, 20), (5, 5), {"padding": 3}),  # every position reaches into the padding
+    ((1, 6, 9, 33), (3, 3), {"padding": "same", "dilation": 2}),
 ])
 def test_depthwise_nhwc_at_every_level(simd_level, dtype, shape, kernel, kwargs):
     rng = np.random.default_rng(sum(shape) + 1)

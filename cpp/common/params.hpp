@@ -86,11 +86,10 @@ struct Conv2dDepthwiseArgs {
     int64_t kernel_height = 0, kernel_width = 0, dilation_h = 1, dilation_w = 1;
     bool relu = false;
     int num_threads = 1;
-    // Small NCHW planes and every NHWC layer: a job is (image, vector of channels, band of
-    // band_rows output rows) instead, the channels in the lanes: the band's input rows as
-    // cells of a vector each (cols_read per row, padding included), then (NCHW) its results,
-    // in scratch slices of lane_slice elements.
-    // NHWC jobs take group_channels channels (whole vectors) of each cell at once.
+    // Small NCHW planes and every NHWC layer: the channels in the lanes instead, in scratch
+    // slices of lane_slice elements. NCHW: a job is (image, vector of channels), its padded
+    // cells cols_read to a row; NHWC: (image, group_channels channels, band of band_rows
+    // output rows), read from the input in place.
     bool channels_in_lanes = false;
     bool nhwc = false;
     int64_t band_rows = 0, cols_read = 0, group_channels = 0, lane_slice = 0;
