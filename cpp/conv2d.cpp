@@ -23,7 +23,7 @@ constexpr int64_t kGroupPackBytes = int64_t(256) << 10;
 // Output planes up to this many positions run igemm_channels over several images at once,
 // packed together up to this size (in L2 beside the weight chunks the jobs stream).
 constexpr int64_t kSmallPlane = 400;
-constexpr int64_t kImagePassBytes = int64_t(1) << 20;
+constexpr int64_t kImagePassBytes = int64_t(2) << 20;
 // Depthwise output planes up to this many positions run with the channels in the lanes, and
 // an NHWC layer's jobs take this many channels over bands of input rows of about this many
 // bytes (L2).
