@@ -21,7 +21,8 @@ constexpr size_t kCachedScratchBytes = size_t(64) << 20;
 // A group packed inside its job must stay in L2 with room to spare.
 constexpr int64_t kGroupPackBytes = int64_t(256) << 10;
 // Output planes up to this many positions run igemm_channels over several images at once,
-// packed together up to this size (in L2 beside the weight chunks the jobs stream).
+// packed together up to this size (about a core's L2: 1 MiB passes measured 1.00-1.08x the
+// time on ResNet's batch-8 small-plane layers, each pass transposing the weights again).
 constexpr int64_t kSmallPlane = 400;
 constexpr int64_t kImagePassBytes = int64_t(2) << 20;
 // Depthwise output planes up to this many positions run with the channels in the lanes, and
