@@ -101,15 +101,8 @@ def test_depthwise_at_every_level(simd_level, dtype, seed):
 ])
 def test_depthwise_small_planes_at_every_level(simd_level, dtype, shape, kernel, kwargs):
     rng = np.random.default_rng(sum(shape))
-    x = rng.standard_normal(shape).astype(dtype)
-    weight = rng.standard_normal((shape[1], 1) + kernel).astype(dtype)
-    bias = rng.standard_normal(shape[1]).astype(dtype)
-    for activation in (None, "relu"):
-        expected = fastconv.conv2d(x, weight, bias, groups=shape[1], activation=activation, **kwargs,
-                                   backend="reference")
-        actual = fastconv.conv2d(x, weight, bias, groups=shape[1], activation=activation, **kwargs,
-                                 algorithm="depthwise", backend="cpp")
-        assert_close(actual, expected, dtype)
+    _assert_depthwise_matches_reference(rng, rng.standard_normal(shape).astype(dtype), kernel, kwargs, "NCHW",
+                                        ("depthwise",))
 
 
 # NHWC depthwise runs with the channels in the lanes at every size: jobs of up to 128 channels
@@ -126,18 +119,26 @@ def test_depthwise_small_planes_at_every_level(simd_level, dtype, shape, kernel,
 ])
 def test_depthwise_nhwc_at_every_level(simd_level, dtype, shape, kernel, kwargs):
     rng = np.random.default_rng(sum(shape) + 1)
-    x = rng.standard_normal(shape).astype(dtype)
-    channels = shape[3]
-    weight = rng.standard_normal((channels, 1) + kernel).astype(dtype)
-    bias = rng.standard_normal(channels).astype(dtype)
-    nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    _assert_depthwise_matches_reference(rng, rng.standard_normal(shape).astype(dtype), kernel, kwargs, "NHWC",
+                                        ("depthwise", "auto"))
+
+
+def _assert_depthwise_matches_reference(rng, x, kernel, kwargs, layout, algorithms):
+    """Depthwise conv of `x` (in `layout`) with a random weight and bias, with and without ReLU,
+    by each of `algorithms` against the reference (run in NCHW)."""
+    nchw = x if layout == "NCHW" else np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    channels = nchw.shape[1]
+    weight = rng.standard_normal((channels, 1) + kernel).astype(x.dtype)
+    bias = rng.standard_normal(channels).astype(x.dtype)
     for activation in (None, "relu"):
         expected = fastconv.conv2d(nchw, weight, bias, groups=channels, activation=activation, **kwargs,
-                                   backend="reference").transpose(0, 2, 3, 1)
-        for algorithm in ("depthwise", "auto"):
-            actual = fastconv.conv2d(x, weight, bias, groups=channels, activation=activation, layout="NHWC", **kwargs,
+                                   backend="reference")
+        if layout == "NHWC":
+            expected = expected.transpose(0, 2, 3, 1)
+        for algorithm in algorithms:
+            actual = fastconv.conv2d(x, weight, bias, groups=channels, activation=activation, layout=layout, **kwargs,
                                      algorithm=algorithm, backend="cpp")
-            assert_close(actual, expected, dtype)
+            assert_close(actual, expected, x.dtype)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
