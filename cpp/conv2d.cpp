@@ -531,7 +531,6 @@ void conv2d_depthwise(const Conv2dArgs<T>& a) {
     if (depthwise_in_lanes(a)) {
         d.channels_in_lanes = true;
         d.nhwc = a.nhwc;
-        d.cols_read = cols_read(a);
         constexpr int64_t lanes = 16;  // the widest vector of any level (float32, AVX-512)
         const int64_t taps = a.kernel_height * a.kernel_width;
         if (a.nhwc) {
@@ -544,6 +543,7 @@ void conv2d_depthwise(const Conv2dArgs<T>& a) {
             d.lane_slice = taps * d.group_channels;
         } else {  // small planes: weights, the padded cells of a vector of channels, its results
             d.band_rows = a.out_height;
+            d.cols_read = cols_read(a);
             d.lane_slice = (taps + rows_read(a) * d.cols_read + a.out_height * a.out_width) * lanes;
         }
         d.scratch = scratch(static_cast<size_t>(d.lane_slice * a.num_threads), kPackedInput, fallback);
@@ -620,7 +620,7 @@ void conv2d_pointwise_nhwc(const Conv2dArgs<T>& a) {
 // 20x20 plane 1.05x, 56x56 planes 1.4-2.2x). Not at other levels (AVX2 measured no faster).
 template <typename T>
 bool prefer_igemm_channels(const Conv2dArgs<T>& a) {
-    constexpr int64_t block = 32;  // output channels per igemm_channels block on AVX-512
+    const int64_t block = 2 * vector_lanes<T>();  // output channels per igemm_channels block
     const int64_t taps = a.kernel_height * a.kernel_width;
     const int64_t out_per_group = a.out_channels / a.groups;
     const bool lanes_filled = ((out_per_group + block - 1) / block) * block * 100 <= out_per_group * 115;
