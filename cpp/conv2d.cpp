@@ -9,6 +9,7 @@
 #include "common/conv2d_pack.hpp"
 #include "common/util.hpp"
 #include "dispatch.hpp"
+#include "tuning.hpp"
 
 namespace fastconv {
 namespace {
@@ -18,18 +19,16 @@ constexpr int64_t kTileSlack = 256;
 // Packed buffers up to this size are kept per calling thread and reused: a fresh allocation
 // would be paid again in page faults on every call.
 constexpr size_t kCachedScratchBytes = size_t(64) << 20;
-// A group packed inside its job must stay in L2 with room to spare.
-constexpr int64_t kGroupPackBytes = int64_t(256) << 10;
+// A group packed inside its job must stay in L2 with room to spare (conv2d_tuning().group_pack_bytes).
 // Output planes up to this many positions run igemm_channels over several images at once,
-// packed together up to this size (about a core's L2: 1 MiB passes measured 1.00-1.08x the
-// time on ResNet's batch-8 small-plane layers, each pass transposing the weights again).
+// packed together up to a core's L2 (image_pass_bytes; on a 2 MiB-L2 Xeon 1 MiB passes took
+// 1.00-1.08x the time of 2 MiB ones on ResNet's batch-8 small-plane layers, each pass
+// transposing the weights again).
 constexpr int64_t kSmallPlane = 400;
-constexpr int64_t kImagePassBytes = int64_t(2) << 20;
 // Depthwise output planes up to this many positions run with the channels in the lanes, and
-// an NHWC layer's jobs take this many channels over bands of input rows of about this many
-// bytes (L2).
+// an NHWC layer's jobs take kLaneGroupChannels channels over bands of input rows of about
+// lane_band_bytes (L2).
 constexpr int64_t kLanePlane = 256;
-constexpr int64_t kLaneBandBytes = int64_t(128) << 10;
 constexpr int64_t kLaneGroupChannels = 128;
 
 enum ScratchSlot { kPackedInput, kWinogradFilters, kWinogradInput, kWinogradProducts, kScratchSlots };
@@ -192,13 +191,13 @@ void conv2d_igemm(const Conv2dArgs<T>& a, bool channels_in_lanes = false) {
     // Many small groups: each job packs its group into the thread's slice of scratch.
     const int64_t group_elements = a.in_channels / a.groups * channel_stride;
     const bool per_group = !channels_in_lanes && !unpacked && a.groups >= 2 * int64_t(a.num_threads) &&
-                           group_elements * int64_t(sizeof(T)) <= kGroupPackBytes;
+                           group_elements * int64_t(sizeof(T)) <= conv2d_tuning().group_pack_bytes;
     // igemm_channels on small planes: several images packed together and run as one sequence
     // of row segments, so that each job's transposed weight chunk serves the rows of several
     // images (a 7x7 plane alone has 7 rows for it).
     const int64_t pass_images =
         channels_in_lanes && !unpacked && a.batch > 1 && a.out_height * a.out_width <= kSmallPlane
-            ? util::max_i64(1, util::min_i64(a.batch, kImagePassBytes / (image_stride * int64_t(sizeof(T)))))
+            ? util::max_i64(1, util::min_i64(a.batch, conv2d_tuning().image_pass_bytes / (image_stride * int64_t(sizeof(T)))))
             : 1;
     // Otherwise a batch of at least one image per thread runs whole images per thread (no
     // sharing, no synchronisation inside an image); a smaller batch splits each image over the
@@ -535,10 +534,10 @@ void conv2d_depthwise(const Conv2dArgs<T>& a) {
         const int64_t taps = a.kernel_height * a.kernel_width;
         if (a.nhwc) {
             // jobs of up to kLaneGroupChannels channels (whole vectors at every level) over bands of
-            // output rows whose input rows take about kLaneBandBytes; scratch: the group's weights
+            // output rows whose input rows take about lane_band_bytes; scratch: the group's weights
             d.group_channels = util::min_i64(kLaneGroupChannels, (a.in_channels + lanes - 1) / lanes * lanes);
             const int64_t tap_rows = (a.kernel_height - 1) * a.dilation_h + 1;
-            const int64_t input_rows = kLaneBandBytes / (a.in_width * d.group_channels * int64_t(sizeof(T)));
+            const int64_t input_rows = conv2d_tuning().lane_band_bytes / (a.in_width * d.group_channels * int64_t(sizeof(T)));
             d.band_rows = util::max_i64(1, util::min_i64(a.out_height, (input_rows - tap_rows) / a.stride_h + 1));
             d.lane_slice = taps * d.group_channels;
         } else {  // small planes: weights, the padded cells of a vector of channels, its results

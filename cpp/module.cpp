@@ -15,6 +15,7 @@
 
 #include "conv2d.hpp"
 #include "dispatch.hpp"
+#include "tuning.hpp"
 
 #if defined(FASTCONV_OPENMP)
 #include <omp.h>
@@ -292,6 +293,23 @@ PYBIND11_MODULE(_core, m) {
           "SIMD levels compiled in and supported by this CPU, lowest first.");
     m.def("_set_simd", &fastconv::set_simd_level, py::arg("level"),
           "Switch the active kernel table (tests and comparisons).");
+    m.def("_set_cache_sizes", &fastconv::set_cache_sizes, py::arg("l1d"), py::arg("l2"), py::arg("l3"),
+          "Set the cache sizes (bytes) the block sizes derive from (fastconv._cpu reads them).");
+    m.def("cache_sizes", [] {
+        const fastconv::CacheSizes c = fastconv::cache_sizes();
+        py::dict d;
+        d["l1d"] = c.l1d; d["l2"] = c.l2; d["l3"] = c.l3;
+        return d;
+    }, "The cache sizes (bytes) in force.");
+    m.def("tuning", [] {
+        const fastconv::Conv2dTuning t = fastconv::conv2d_tuning();
+        py::dict d;
+        d["conv2d_group_pack_bytes"] = t.group_pack_bytes;
+        d["conv2d_image_pass_bytes"] = t.image_pass_bytes;
+        d["conv2d_lane_band_bytes"] = t.lane_band_bytes;
+        d["streaming_store_bytes"] = fastconv::streaming_store_bytes();
+        return d;
+    }, "The block sizes derived from the cache sizes.");
     m.def("kernels", &fastconv::compiled_kernel_names, "Every compiled kernel, as <kernel>_<isa>.");
     m.def("cpu_features", [] {
         const fastconv::CpuFeatures f = fastconv::detect_cpu_features();

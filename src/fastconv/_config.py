@@ -8,7 +8,7 @@ from typing import Any, Dict
 
 import numpy as np
 
-from . import _dispatch
+from . import _cpu, _dispatch
 
 
 def config() -> Dict[str, Any]:
@@ -24,7 +24,13 @@ def config() -> Dict[str, Any]:
         "unavailable": _dispatch.unavailable_backends(),
         "default_backend": _dispatch.default_backend(),
         "threads": _dispatch.get_num_threads(),
+        "cpu": _cpu.cpu_model(),
     }
+    try:
+        caches = _cpu.cache_sizes()
+    except ValueError:  # a malformed override: the cpp backend warned and uses the machine's
+        caches = _cpu.cache_sizes(environ={})
+    info["caches"] = {"l1d": caches.l1d, "l2": caches.l2, "l3": caches.l3, "source": dict(caches.source)}
     if "cpp" in info["backends"]:
         from . import _core
 
@@ -34,6 +40,7 @@ def config() -> Dict[str, Any]:
             "cpu_features": [name for name, present in _core.cpu_features().items() if present],
             "openmp": bool(_core.openmp),
             "kernels": [k for k in _core.kernels() if k.endswith("_" + _core.simd_level())],
+            "tuning": _core.tuning(),
             "conv2d_algorithms": {"auto": "depthwise where it applies, igemm_channels for layers with "
                                           "C_in*KH*KW >= 512 and C_out a near multiple of 32 "
                                           "(AVX-512 float32; 1x1 on small planes only), else igemm",
@@ -69,13 +76,22 @@ def show_config() -> Dict[str, Any]:
     for name, reason in info["unavailable"].items():
         lines.append(f"  unavailable:   {name}: {reason}")
     lines.append(f"threads:         {info['threads']}")
+    caches = _cpu.CacheSizes(**{name: info["caches"][name] for name in ("l1d", "l2", "l3")},
+                             source=info["caches"]["source"])
+    lines.append(f"cpu:             {info['cpu']}; {caches.describe()} "
+                 f"(override: {_cpu.OVERRIDE_VARIABLES['l2']}, {_cpu.OVERRIDE_VARIABLES['l3']})")
     if "cpp" in info:
         cpp = info["cpp"]
+        tuning = cpp["tuning"]
         lines += [
             f"cpp SIMD level:  {cpp['simd_level']} (supported here: {', '.join(cpp['simd_levels'])})",
             f"cpp CPU features: {', '.join(cpp['cpu_features']) or 'none detected'}",
             f"cpp OpenMP:      {'yes' if cpp['openmp'] else 'no (kernels run on one thread)'}",
             f"cpp kernels:     {', '.join(cpp['kernels'])}",
+            f"cpp cache-derived sizes: conv2d grouped packs <= {_cpu.format_size(tuning['conv2d_group_pack_bytes'])}, "
+            f"igemm_channels image passes <= {_cpu.format_size(tuning['conv2d_image_pass_bytes'])}, "
+            f"NHWC depthwise bands ~{_cpu.format_size(tuning['conv2d_lane_band_bytes'])}, "
+            f"streaming stores for outputs > {_cpu.format_size(tuning['streaming_store_bytes'])}",
             f"cpp conv2d:      algorithm='auto' runs {cpp['conv2d_algorithms']['auto']}; "
             f"also 'igemm', 'winograd', 'direct'",
         ]

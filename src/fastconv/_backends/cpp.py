@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import Optional
 
 import numpy as np
 
+from .. import _cpu
 from .. import _core  # ImportError here marks the backend unavailable (see _dispatch)
 from .._validate import Conv2dCall, Filter2dCall, Pool2dCall
 
@@ -28,6 +30,21 @@ def _apply_simd_override() -> None:
 
 
 _apply_simd_override()
+
+
+def apply_cache_sizes(sizes: Optional[_cpu.CacheSizes] = None) -> None:
+    """Give the kernels the cache sizes their block sizes derive from (default: the machine's,
+    with FASTCONV_CACHE_L2 / FASTCONV_CACHE_L3 applied)."""
+    if sizes is None:
+        try:
+            sizes = _cpu.cache_sizes()
+        except ValueError as error:  # a malformed override must not disable the backend
+            warnings.warn(f"{error}; using the machine's cache sizes", RuntimeWarning, stacklevel=2)
+            sizes = _cpu.cache_sizes(environ={})
+    _core._set_cache_sizes(sizes.l1d, sizes.l2, sizes.l3)
+
+
+apply_cache_sizes()
 
 
 def conv2d(call: Conv2dCall, num_threads: int) -> None:
