@@ -62,3 +62,24 @@ def test_thread_scaling_times_every_count_in_the_same_run():
     table = _bench.format_scaling_table(results, backend=backend)
     ratio = result.median_ms[f"{backend}@1"] / result.median_ms[f"{backend}@2"]
     assert f"{ratio:11.2f}" in table and "gemm x2/1" in table
+
+
+def test_page_faults_are_counted_per_call():
+    import pytest
+
+    if _bench.minor_faults() is None:
+        pytest.skip("no getrusage here")
+    x = np.zeros(8 << 20)  # 64 MiB: a fresh array of this size is mapped anew, each page faulted on first touch
+
+    def fresh(x):
+        return lambda: np.ones(x.size)
+
+    def reuse(x):
+        return lambda: np.copyto(x, 1.0) or x
+
+    binders = {"fresh": fresh, "reuse": reuse}
+    cold = _bench.measure_cold(binders, (x,), np.ones(x.size), _bench.ColdPlan("flush", 1), lambda: None, rounds=2)
+    warm = _bench.measure_interleaved({impl: bind(x) for impl, bind in binders.items()}, np.ones(x.size), 1)
+    for measured in (cold, warm):
+        faults = measured.page_faults_per_call
+        assert faults["fresh"] >= 1 and faults["reuse"] < faults["fresh"]

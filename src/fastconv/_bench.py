@@ -1,6 +1,8 @@
 """Layer timings in one interleaved run: fastconv backends against PyTorch, with GFLOP/s and the
 fraction of the machine's FP32 peak (measured with a GEMM probe). ``benchmarks/conv_layers.py``
-prints the table; the ``fastconv bench`` command will build on these functions.
+prints the table; the ``fastconv bench`` command builds on these functions, and times cold
+(measure_cold: each call alone, its inputs out of cache) unless asked for warm timings
+(measure_interleaved: repeated calls on the same input).
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
+
+try:
+    import resource
+except ImportError:  # not on Windows: page faults are then not counted
+    resource = None  # type: ignore[assignment]
 
 from . import _dispatch
 from .conv import conv2d
@@ -36,6 +43,9 @@ CONV_LAYERS: Dict[str, tuple] = {
     "depthwise-3x3@56-s2": ((1, 64, 56, 56), (64, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 64}),
     "depthwise-5x5@56": ((1, 64, 56, 56), (64, 1, 5, 5), {"padding": 2, "groups": 64}),
     "depthwise-5x5@56-s2": ((1, 64, 56, 56), (64, 1, 5, 5), {"stride": 2, "padding": 2, "groups": 64}),
+    "resnet-128@28-s2": ((1, 128, 28, 28), (128, 128, 3, 3), {"stride": 2, "padding": 1}),
+    "depthwise-3x3-256@56": ((1, 256, 56, 56), (256, 1, 3, 3), {"padding": 1, "groups": 256}),
+    "depthwise-5x5-96@112-s2": ((1, 96, 112, 112), (96, 1, 5, 5), {"stride": 2, "padding": 2, "groups": 96}),
 }
 QUICK_LAYERS = ("lecture-3to64@256", "resnet-64@56", "pointwise-256to64@56", "depthwise-3x3@56")
 
@@ -200,6 +210,15 @@ def sample_repeats(seconds_per_call: float, sample_seconds: float = 5e-3) -> int
 WARMUP_SECONDS = 0.01
 
 
+def minor_faults() -> Optional[int]:
+    """Minor page faults of this process so far (all its threads), None where not counted."""
+    return None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _faults_between(before: Optional[int], after: Optional[int]) -> Optional[int]:
+    return None if before is None or after is None else after - before
+
+
 def timed_sample(function: Callable[[], object], repeats: int, warmup: float = WARMUP_SECONDS) -> float:
     """Seconds per call of `function` over `repeats` calls, after untimed calls adding up to
     `warmup` seconds (one at least): the first calls after another implementation ran pay for
@@ -208,24 +227,47 @@ def timed_sample(function: Callable[[], object], repeats: int, warmup: float = W
     measured in turns, would otherwise be charged for, the more so the longer the other one ran;
     a network runs one library's layers back to back. Measured on a 32 MB max pool after 40 ms
     of other work: 2.0, 1.8, 1.5, 1.4, 1.3, 1.2 ms for six calls in a row, 0.96 ms steady."""
+    return timed_run(function, repeats, warmup)[0]
+
+
+def timed_run(function: Callable[[], object], repeats: int, warmup: float = WARMUP_SECONDS) -> tuple:
+    """timed_sample's (seconds per call, minor page faults of the timed calls or None)."""
     start = time.perf_counter()
     function()
     while time.perf_counter() - start < warmup:
         function()
+    faults = minor_faults()
     start = time.perf_counter()
     for _ in range(repeats):
         function()
-    return (time.perf_counter() - start) / repeats
+    seconds = (time.perf_counter() - start) / repeats
+    return seconds, _faults_between(faults, minor_faults())
 
 
 @dataclass
 class Interleaved:
-    """What measure_interleaved found: median seconds per call and max relative error (against
-    the reference, scaled by its largest magnitude) per implementation, and the probe's GFLOP/s."""
+    """What measure_interleaved / measure_cold found: median seconds per call and max relative
+    error (against the reference, scaled by its largest magnitude) per implementation, the
+    probe's GFLOP/s, minor page faults per timed call (None where not counted) and the number
+    of timed samples (warm) or calls (cold) per implementation."""
 
     median_seconds: Dict[str, float]
     max_rel_error: Dict[str, float]
     probe_gflops: Dict[str, float] = field(default_factory=dict)
+    page_faults_per_call: Dict[str, Optional[float]] = field(default_factory=dict)
+    samples: int = 0
+
+
+def _check(implementations: Dict[str, Callable[[], object]], reference: np.ndarray) -> Dict[str, float]:
+    """Each implementation's max relative error against `reference` (one untimed call each)."""
+    reference = np.asarray(reference, dtype=np.float64)
+    scale = max(1.0, float(np.abs(reference).max()))
+    return {impl: float(np.abs(np.asarray(function(), dtype=np.float64) - reference).max() / scale)
+            for impl, function in implementations.items()}
+
+
+def _per_call(faults: List[Optional[int]], calls: int) -> Optional[float]:
+    return None if not faults or any(f is None for f in faults) else sum(faults) / calls  # type: ignore[misc]
 
 
 def measure_interleaved(implementations: Dict[str, Callable[[], object]], reference: np.ndarray, rounds: int,
@@ -236,25 +278,144 @@ def measure_interleaved(implementations: Dict[str, Callable[[], object]], refere
     timings taken in the same seconds (on this shared VM a core's throughput drifts by a third in
     minutes).
     """
-    reference = np.asarray(reference, dtype=np.float64)
-    scale = max(1.0, float(np.abs(reference).max()))
-    errors: Dict[str, float] = {}
+    errors = _check(implementations, reference)
     repeats: Dict[str, int] = {}
     for impl, function in implementations.items():
-        errors[impl] = float(np.abs(np.asarray(function(), dtype=np.float64) - reference).max() / scale)
         start = time.perf_counter()
         function()
         repeats[impl] = sample_repeats(time.perf_counter() - start)
     probes = probes or {}
     times: Dict[str, List[float]] = {impl: [] for impl in implementations}
+    faults: Dict[str, List[Optional[int]]] = {impl: [] for impl in implementations}
     probe_times: Dict[str, List[float]] = {name: [] for name in probes}
     for _ in range(rounds):
         for impl, function in implementations.items():
-            times[impl].append(timed_sample(function, repeats[impl]))
+            seconds, sample_faults = timed_run(function, repeats[impl])
+            times[impl].append(seconds)
+            faults[impl].append(sample_faults)
         for name, probe in probes.items():
             probe_times[name].append(timed_sample(probe, 1))
     probe_gflops = {name: 2 * PEAK_PROBE_SIZE**3 / statistics.median(t) / 1e9 for name, t in probe_times.items()}
-    return Interleaved({impl: statistics.median(t) for impl, t in times.items()}, errors, probe_gflops)
+    return Interleaved({impl: statistics.median(t) for impl, t in times.items()}, errors, probe_gflops,
+                       {impl: _per_call(faults[impl], rounds * repeats[impl]) for impl in implementations}, rounds)
+
+
+# Cold timings (``fastconv bench`` by default): before each timed call, what it reads is in no
+# cache. Inputs of at least L3 * COLD_ROTATION_FACTOR / COLD_MAX_COPIES bytes are rotated: the
+# calls cycle through copies adding up to COLD_ROTATION_FACTOR times the L3, so that a copy
+# comes back after at least ~3x the L3 of other data. Smaller inputs stay put, and a buffer of
+# COLD_FLUSH_FACTOR times the L3 is read and written before each call (CacheFlusher).
+COLD_ROTATION_FACTOR = 4
+COLD_FLUSH_FACTOR = 2
+COLD_MAX_COPIES = 8
+
+
+@dataclass(frozen=True)
+class ColdPlan:
+    """How a case's timed calls find their inputs out of cache: ``"rotate"`` over `copies`
+    copies of them, or ``"flush"`` (one copy, CacheFlusher before each call)."""
+
+    method: str
+    copies: int
+
+
+def cold_plan(input_bytes: int, l3: int) -> ColdPlan:
+    """Rotation when COLD_MAX_COPIES copies or fewer add up to COLD_ROTATION_FACTOR x `l3`."""
+    if input_bytes <= 0:
+        return ColdPlan("flush", 1)
+    copies = max(2, -(-COLD_ROTATION_FACTOR * l3 // input_bytes))
+    return ColdPlan("rotate", copies) if copies <= COLD_MAX_COPIES else ColdPlan("flush", 1)
+
+
+def _stream(part: np.ndarray) -> None:
+    np.add(part, 1.0, out=part)  # each cache line read and written (NumPy releases the GIL)
+
+
+class CacheFlusher:
+    """Reads and writes a preallocated buffer of `size` bytes, in `threads` equal parts run by as
+    many threads (so that the private L2 of each core that ran a multi-threaded call is swept
+    too), evicting whatever else the caches held. ``calls`` counts the flushes.
+
+    One read-modify-write pass over 2x the L3 measured as cold as rotating over 8x the L3 here
+    (a 0.25-4 MiB array summed after either, EPYC Zen 4 with 32 MiB L3); a plain write may use
+    non-temporal stores (memset does for large sizes) and then evicts nothing.
+    """
+
+    def __init__(self, size: int, threads: int = 1) -> None:
+        self.size = size
+        self.threads = max(1, threads)
+        self.calls = 0
+        self._buffer = np.ones(max(1, size // 8))  # ones, not zeros: every page faulted in now
+        self._parts = np.array_split(self._buffer, self.threads)
+        self._pool = None
+        if self.threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.threads)
+
+    def __call__(self) -> None:
+        if self._pool is None:
+            _stream(self._buffer)
+        else:
+            list(self._pool.map(_stream, self._parts))
+        self.calls += 1
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def measure_cold(binders: Dict[str, Callable[..., Callable[[], object]]], inputs: Sequence[np.ndarray],
+                 reference: np.ndarray, plan: ColdPlan, flush: Optional[Callable[[], None]], rounds: int,
+                 budget: Optional[float] = None, min_rounds: int = 5,
+                 probes: Optional[Dict[str, Callable[[], object]]] = None) -> Interleaved:
+    """Time each implementation one call at a time, cold, in turns: every round calls each once.
+
+    `binders`: implementation -> function of the `inputs` returning the call (run on
+    ``plan.copies`` copies of the inputs, built here). Before each timed call, untimed: with
+    plan "rotate" the next copy is taken (one counter for all implementations, so consecutive
+    calls never share a copy); with "flush", `flush()` runs. Results are whatever the calls
+    allocate. Minor page faults are counted around each timed call. `rounds` is the most rounds;
+    with `budget` (seconds), fewer (not below `min_rounds`) when the first round says that
+    `rounds` of them would take longer. `probes` as in measure_interleaved (run warm).
+    """
+    if plan.method == "flush" and flush is None:
+        msg = "measure_cold: plan 'flush' needs a flush function"
+        raise ValueError(msg)
+    copies = [tuple(inputs)] + [tuple(np.array(a, copy=True) for a in inputs) for _ in range(plan.copies - 1)]
+    calls = [{impl: bind(*arrays) for impl, bind in binders.items()} for arrays in copies]
+    errors = _check(calls[0], reference)
+    probes = probes or {}
+    times: Dict[str, List[float]] = {impl: [] for impl in binders}
+    faults: Dict[str, List[Optional[int]]] = {impl: [] for impl in binders}
+    probe_times: Dict[str, List[float]] = {name: [] for name in probes}
+    turn = 1  # copy 0 ran the checks just now
+    done, planned = 0, max(1, rounds)
+    while done < planned:
+        round_start = time.perf_counter()
+        for impl in binders:
+            if plan.method == "rotate":
+                function = calls[turn % len(calls)][impl]
+                turn += 1
+            else:
+                function = calls[0][impl]
+                flush()  # type: ignore[misc]
+            before = minor_faults()
+            start = time.perf_counter()
+            function()
+            seconds = time.perf_counter() - start
+            faults[impl].append(_faults_between(before, minor_faults()))
+            times[impl].append(seconds)
+        for name, probe in probes.items():
+            probe_times[name].append(timed_sample(probe, 1))
+        done += 1
+        if done == 1 and budget is not None:
+            fits = int(budget / max(time.perf_counter() - round_start, 1e-9))
+            planned = max(min(min_rounds, planned), min(planned, fits))
+    probe_gflops = {name: 2 * PEAK_PROBE_SIZE**3 / statistics.median(t) / 1e9 for name, t in probe_times.items()}
+    return Interleaved({impl: statistics.median(t) for impl, t in times.items()}, errors, probe_gflops,
+                       {impl: _per_call(faults[impl], done) for impl in binders}, done)
 
 
 def _optional_torch(wanted: bool):

@@ -1,19 +1,23 @@
 """`fastconv bench`: every backend against every installed peer (PyTorch, OpenCV, SciPy) on the
-same inputs, at the same thread count, in one interleaved run per case."""
+same inputs, at the same thread count(s), in one interleaved run per case.
+
+Cold by default: each call is timed alone with its inputs in no cache and its result freshly
+allocated, as a network's layer meets them (see `_bench.measure_cold`); ``warm=True``
+(``--warm``) times repeated calls on the same input instead (`_bench.measure_interleaved`).
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _bench, _dispatch, kernels
+from . import _bench, _cpu, _dispatch, kernels
 from ._config import config
 from .conv import conv2d
 from .filters import filter2d
@@ -21,21 +25,42 @@ from .pool import avg_pool2d, max_pool2d
 
 SUITES = ("conv", "pool", "filter")
 PEERS = ("torch", "cv2", "scipy")
+FLOAT64_LAYER = "resnet-128@28"  # the conv suite's float64 case (full runs)
+# Cold runs: the most timed calls per implementation (fewer, not below 5, where a case's calls
+# would take longer than the budget in seconds, per thread count); warm runs: samples per implementation.
+COLD_CALLS = {"quick": 11, "full": 31}
+COLD_BUDGET_SECONDS = {"quick": 1.5, "full": 4.0}
+WARM_SAMPLES = {"quick": 5, "full": 15}
 
 
 @dataclass
 class Case:
     suite: str
     name: str
-    run: Dict[str, Callable[[], Any]] = field(default_factory=dict)  # impl -> call
+    run: Dict[str, Callable[[], Any]] = field(default_factory=dict)  # impl -> call (its data closed over)
     reference: Callable[[], np.ndarray] = None  # type: ignore[assignment]
     work: float = 0.0  # FLOPs (conv), bytes (pool), pixels (filter)
     traffic: float = 0.0  # bytes read and written, for the bandwidth fraction
+    # impl -> function of `inputs` returning the call: cold runs bind the calls to copies of the
+    # inputs and rotate over them when they are large (cases with only `run` calls are flushed)
+    bind: Dict[str, Callable[..., Callable[[], Any]]] = field(default_factory=dict)
+    inputs: Tuple[np.ndarray, ...] = ()
+
+    def binders(self) -> Tuple[Dict[str, Callable[..., Callable[[], Any]]], Tuple[np.ndarray, ...]]:
+        """impl -> function of the inputs returning the call, and the inputs (none when any
+        implementation is a `run` call, which reads its own data)."""
+        binders: Dict[str, Callable[..., Callable[[], Any]]] = dict(self.bind)
+        if self.run:
+            binders = {impl: (lambda bind=bind: bind(*self.inputs)) for impl, bind in binders.items()}
+            binders.update({impl: (lambda function=function: function) for impl, function in self.run.items()})
+            return binders, ()
+        return binders, self.inputs
 
 
 def memory_bandwidth_gbs(megabytes: int = 128, threads: int = 1) -> float:
     """Copy bandwidth (bytes read + written per second) in GB/s: NumPy copies of equal slices of
-    `megabytes`, one per thread (NumPy releases the GIL while it copies), the best of five."""
+    `megabytes`, one per thread (NumPy releases the GIL while it copies), the best of five. Cold
+    when `megabytes` is several times the L3 (the run below takes 4x the L3, 64 MiB at least)."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = np.ones(megabytes * (1 << 20) // 8)
@@ -52,15 +77,9 @@ def memory_bandwidth_gbs(megabytes: int = 128, threads: int = 1) -> float:
     return 2 * source.nbytes / min(times) / 1e9
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def _copy_megabytes(l3: int) -> int:
+    """The bandwidth probe's array size: 4x the L3, at least 64 MiB, at most 1 GiB."""
+    return max(64, min(1024, 4 * l3 >> 20))
 
 
 def _peers(requested: Sequence[str]) -> Dict[str, Any]:
@@ -80,29 +99,34 @@ def _peers(requested: Sequence[str]) -> Dict[str, Any]:
         found[name] = module
     return found
 
+def _torch_conv(torch: Any, x: np.ndarray, w: np.ndarray, kwargs: dict) -> Callable[[], np.ndarray]:
+    tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+
+    def run() -> np.ndarray:
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(tx, tw, None, **kwargs).numpy()
+
+    return run
+
 
 def _conv_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> List[Case]:
     layers = dict(_bench.CONV_LAYERS)
-    layers["lecture-7x7"] = ((1, 1, 7, 7), (1, 1, 3, 3), {})
+    layers["lecture-7x7"] = ((1, 1, 7, 7), (1, 1, 3, 3), {})  # the seed's 7x7 image and 3x3 kernel
     names = ("lecture-7x7",) + (_bench.QUICK_LAYERS if quick else tuple(_bench.CONV_LAYERS))
+    specs = [(name, name, np.float32) for name in names]
+    if not quick:
+        specs.append((f"{FLOAT64_LAYER}-f64", FLOAT64_LAYER, np.float64))
     cases = []
-    for name in names:
-        input_shape, weight_shape, kwargs = layers[name]
+    for name, layer, dtype in specs:
+        input_shape, weight_shape, kwargs = layers[layer]
         rng = np.random.default_rng(0)
-        x = rng.standard_normal(input_shape).astype(np.float32)
-        w = rng.standard_normal(weight_shape).astype(np.float32)
-        case = Case("conv", name)
+        x = rng.standard_normal(input_shape).astype(dtype)
+        w = rng.standard_normal(weight_shape).astype(dtype)
+        case = Case("conv", name, inputs=(x, w))
         for b in backends:
-            case.run[b] = lambda b=b, x=x, w=w, kw=kwargs: conv2d(x, w, **kw, backend=b)
+            case.bind[b] = lambda x, w, b=b, kw=kwargs: lambda: conv2d(x, w, **kw, backend=b)
         if "torch" in peers:
-            torch = peers["torch"]
-            tx, tw = torch.from_numpy(x), torch.from_numpy(w)
-
-            def run_torch(tx=tx, tw=tw, kw=kwargs, torch=torch):
-                with torch.no_grad():
-                    return torch.nn.functional.conv2d(tx, tw, None, **kw).numpy()
-
-            case.run["torch"] = run_torch
+            case.bind["torch"] = lambda x, w, kw=kwargs, torch=peers["torch"]: _torch_conv(torch, x, w, kw)
         case.reference = lambda x=x, w=w, kw=kwargs: conv2d(x.astype(np.float64), w.astype(np.float64), **kw,
                                                             backend="reference")
         out_shape = conv2d(x, w, **kwargs).shape
@@ -113,24 +137,29 @@ def _conv_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> 
 
 def _pool_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> List[Case]:
     batch = 2 if quick else 8
-    shapes = [("lecture-5x5-ceil", (1, 1, 5, 5), dict(kernel_size=2, ceil_mode=True)),
-              ("alexnet-pool1", (1, 64, 55, 55), dict(kernel_size=3, stride=2)),
-              (f"resnet-stem-b{batch}", (batch, 64, 112, 112), dict(kernel_size=3, stride=2, padding=1)),
-              ("alexnet-pool1-nhwc", (1, 55, 55, 64), dict(kernel_size=3, stride=2, layout="NHWC")),
+    f32, f64 = np.float32, np.float64
+    shapes = [("lecture-5x5-ceil", (1, 1, 5, 5), dict(kernel_size=2, ceil_mode=True), f32),
+              ("alexnet-pool1", (1, 64, 55, 55), dict(kernel_size=3, stride=2), f32),
+              ("2x2s2-64@112-b8", (8, 64, 112, 112), dict(kernel_size=2, stride=2), f32),  # issue 16's shape
+              (f"resnet-stem-b{batch}", (batch, 64, 112, 112), dict(kernel_size=3, stride=2, padding=1), f32),
+              ("googlenet-pool1-ceil", (1, 64, 112, 112), dict(kernel_size=3, stride=2, ceil_mode=True), f32),
+              ("alexnet-pool1-nhwc", (1, 55, 55, 64), dict(kernel_size=3, stride=2, layout="NHWC"), f32),
               (f"resnet-stem-b{batch}-nhwc", (batch, 112, 112, 64),
-               dict(kernel_size=3, stride=2, padding=1, layout="NHWC"))]
+               dict(kernel_size=3, stride=2, padding=1, layout="NHWC"), f32),
+              (f"resnet-stem-b{batch}-f64", (batch, 64, 112, 112), dict(kernel_size=3, stride=2, padding=1), f64)]
     cases = []
     for kind, function in (("max", max_pool2d), ("avg", avg_pool2d)):
-        for name, shape, kwargs in shapes:
-            x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
-            case = Case("pool", f"{kind}-{name}")
+        for name, shape, kwargs, dtype in shapes:
+            x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+            case = Case("pool", f"{kind}-{name}", inputs=(x,))
             for b in backends:
-                case.run[b] = lambda b=b, x=x, kw=kwargs, f=function: f(x, **kw, backend=b)
-            if "cpp" in backends:  # without the page faults of a fresh result: the kernel's own bandwidth
+                case.bind[b] = lambda x, b=b, kw=kwargs, f=function: lambda: f(x, **kw, backend=b)
+            if "cpp" in backends:  # into one preallocated result: the kernel's own bandwidth, no page faults
                 target = function(x, **kwargs)
-                case.run["cpp+out"] = lambda x=x, kw=kwargs, f=function, t=target: f(x, **kw, out=t, backend="cpp")
+                case.bind["cpp+out"] = lambda x, kw=kwargs, f=function, t=target: lambda: f(x, **kw, out=t,
+                                                                                              backend="cpp")
             if "torch" in peers:
-                case.run["torch"] = _bench.torch_pool(kind, x, kwargs)
+                case.bind["torch"] = lambda x, kind=kind, kw=kwargs: _bench.torch_pool(kind, x, kw)
             case.reference = lambda x=x, kw=kwargs, f=function: f(x.astype(np.float64), **kw, backend="reference")
             out = function(x, **kwargs)
             case.work = case.traffic = float(x.nbytes + out.nbytes)
@@ -190,16 +219,47 @@ def _progress(done: int, total: int, label: str) -> None:
     sys.stderr.flush()
 
 
-def run(suites: Sequence[str] = ("all",), quick: bool = False, threads: Optional[int] = None,
+def thread_counts(threads: Union[None, int, str, Sequence[int]]) -> List[int]:
+    """``None`` -> [fastconv's thread count]; ``2`` -> [2]; ``"1,2"`` or ``(1, 2)`` -> [1, 2]."""
+    if threads is None:
+        return [_dispatch.get_num_threads()]
+    items = threads.split(",") if isinstance(threads, str) else [threads] if isinstance(threads, int) else threads
+    try:
+        counts = [int(item) for item in items]
+    except (TypeError, ValueError):
+        counts = []
+    if not counts or min(counts) < 1:
+        msg = f"bench: --threads must be a positive count or a comma list such as 1,2, got {threads!r}"
+        raise ValueError(msg)
+    return list(dict.fromkeys(counts))
+
+
+def _set_threads(count: int, peers: Dict[str, Any]) -> None:
+    _dispatch.set_num_threads(count)
+    if "torch" in peers:
+        peers["torch"].set_num_threads(count)
+    if "cv2" in peers:
+        peers["cv2"].setNumThreads(count)
+
+
+def run(suites: Sequence[str] = ("all",), quick: bool = False, threads: Union[None, int, str, Sequence[int]] = None,
         backends: Optional[Sequence[str]] = None, peers: Sequence[str] = PEERS, rounds: Optional[int] = None,
-        write: Callable[[str], None] = print) -> Dict[str, Any]:
-    """Run the suites and return the report (the ``--json`` document)."""
+        write: Callable[[str], None] = print, cold: bool = True, cases: Optional[Sequence[str]] = None,
+        ) -> Dict[str, Any]:
+    """Run the suites and return the report (the ``--json`` document).
+
+    `threads`: one count or several (each case then runs at each count in turn, rows carrying
+    their ``threads``). `cold` (default): each call timed alone, its inputs out of cache (see
+    `_bench.measure_cold`); else warm, repeated calls on the same input. `rounds`: timed calls
+    (cold) or samples (warm) per implementation, instead of the defaults (COLD_CALLS, under a
+    time budget, or WARM_SAMPLES). `cases`: only the cases of these names.
+    """
     chosen = list(SUITES) if "all" in suites else list(suites)
     unknown = [s for s in chosen if s not in SUITES]
     if unknown:
         msg = f"bench: unknown suite(s) {unknown}; choose from {', '.join(SUITES)}, all"
         raise ValueError(msg)
-    threads = threads or _dispatch.get_num_threads()
+    counts = thread_counts(threads)
     available = _dispatch.backends()
     backends = [b for b in (backends or [b for b in available if b != "reference"]) if b]
     missing = [b for b in backends if b not in available]
@@ -207,54 +267,95 @@ def run(suites: Sequence[str] = ("all",), quick: bool = False, threads: Optional
         msg = f"bench: backend(s) {missing} not available here (available: {', '.join(available)})"
         raise ValueError(msg)
     found = _peers(peers)
-    rounds = rounds or (5 if quick else 15)
+    builders = {"conv": _conv_cases, "pool": _pool_cases, "filter": _filter_cases}
+    selected = [c for suite in chosen for c in builders[suite](quick, backends, found)]
+    if cases is not None:
+        unknown = [name for name in cases if name not in {c.name for c in selected}]
+        if unknown:
+            msg = f"bench: no case named {unknown} in {', '.join(chosen)} (names: {', '.join(c.name for c in selected)})"
+            raise ValueError(msg)
+        selected = [c for c in selected if c.name in cases]
+    mode = "quick" if quick else "full"
+    caches = _cpu.cache_sizes()
+    flush_bytes = _bench.COLD_FLUSH_FACTOR * caches.l3
     before = _dispatch.get_num_threads()
-    _dispatch.set_num_threads(threads)
-    if "torch" in found:
-        torch_threads = found["torch"].get_num_threads()
-        found["torch"].set_num_threads(threads)
-    if "cv2" in found:
-        found["cv2"].setNumThreads(threads)
+    torch_threads = found["torch"].get_num_threads() if "torch" in found else None
+    cv2_threads = found["cv2"].getNumThreads() if "cv2" in found else None
+    flusher = None
     try:
-        peak, probe = _bench.gemm_peak_gflops(threads)
-        bandwidth = memory_bandwidth_gbs(64 if quick else 256, threads)
+        limits = {}
+        for count in counts:
+            _set_threads(count, found)
+            peak, probe_name = _bench.gemm_peak_gflops(count)
+            limits[count] = {"threads": count, "fp32_peak_gflops": peak,
+                             "bandwidth_gbs": memory_bandwidth_gbs(_copy_megabytes(caches.l3), count)}
         info = config()
         versions = {"fastconv": info["fastconv"], "numpy": np.__version__, "python": info["python"]}
         for name, module in found.items():
             top = sys.modules[module.__name__.split(".")[0]]
             versions[name] = getattr(top, "__version__", "?")
-        machine = {"cpu": _cpu_model(), "simd": info.get("cpp", {}).get("simd_level", "none"), "threads": threads,
-                   "fp32_peak_gflops": peak, "peak_probe": probe, "bandwidth_gbs": bandwidth, "versions": versions,
-                   "peers_missing": [p for p in peers if p not in found], "date": time.strftime("%Y-%m-%d")}
-        builders = {"conv": _conv_cases, "pool": _pool_cases, "filter": _filter_cases}
-        cases = [c for suite in chosen for c in builders[suite](quick, backends, found)]
+        top_count = max(counts)
+        machine = {"cpu": _cpu.cpu_model(), "simd": info.get("cpp", {}).get("simd_level", "none"),
+                   "threads": top_count, "fp32_peak_gflops": limits[top_count]["fp32_peak_gflops"],
+                   "peak_probe": probe_name, "bandwidth_gbs": limits[top_count]["bandwidth_gbs"],
+                   "versions": versions, "peers_missing": [p for p in peers if p not in found],
+                   "date": time.strftime("%Y-%m-%d"), "thread_counts": counts, "per_threads": list(limits.values()),
+                   "cold": cold, "cache_sizes": {"l1d": caches.l1d, "l2": caches.l2, "l3": caches.l3,
+                                                 "source": dict(caches.source)},
+                   "bandwidth_copy_bytes": _copy_megabytes(caches.l3) << 20,
+                   "cold_rotation_bytes": _bench.COLD_ROTATION_FACTOR * caches.l3 if cold else None,
+                   "cold_max_copies": _bench.COLD_MAX_COPIES if cold else None,
+                   "cold_flush_bytes": flush_bytes if cold else None,
+                   "cold_flush_threads": top_count if cold else None,
+                   "calls_per_impl": (rounds or COLD_CALLS[mode]) if cold else None,
+                   "warm_samples_per_impl": None if cold else (rounds or WARM_SAMPLES[mode])}
+        if cold:
+            flusher = _bench.CacheFlusher(flush_bytes, top_count)
         results = []
-        for index, case in enumerate(cases, 1):
-            _progress(index - 1, len(cases), f"{case.suite} {case.name}")
-            probe = _bench.gemm_probe(threads, _bench.PEAK_PROBE_SIZE)[0] if case.suite == "conv" else None
-            results += _measure(case, rounds, peak, bandwidth, backends, probe)
-        _progress(len(cases), len(cases), "done")
+        for index, case in enumerate(selected, 1):
+            _progress(index - 1, len(selected), f"{case.suite} {case.name}")
+            reference = case.reference()
+            binders, inputs = case.binders()
+            plan = _bench.cold_plan(sum(a.nbytes for a in inputs), caches.l3) if cold else None
+            for count in counts:
+                _set_threads(count, found)
+                probe = _bench.gemm_probe(count, _bench.PEAK_PROBE_SIZE)[0] if case.suite == "conv" else None
+                probes = {"peak": probe} if probe else None
+                if cold:
+                    measured = _bench.measure_cold(binders, inputs, reference, plan, flusher,
+                                                   rounds or COLD_CALLS[mode],
+                                                   None if rounds else COLD_BUDGET_SECONDS[mode], probes=probes)
+                else:
+                    calls = {impl: bind(*inputs) for impl, bind in binders.items()}
+                    measured = _bench.measure_interleaved(calls, reference, rounds or WARM_SAMPLES[mode], probes)
+                results += _rows(case, measured, limits[count], backends, count, plan)
+        _progress(len(selected), len(selected), "done")
     finally:
+        if flusher is not None:
+            flusher.close()
         _dispatch.set_num_threads(before)
-        if "torch" in found:
+        if torch_threads is not None:
             found["torch"].set_num_threads(torch_threads)
+        if cv2_threads is not None:
+            found["cv2"].setNumThreads(cv2_threads)
     report = {"machine": machine, "results": results}
     write(format_report(report))
     return report
 
 
-def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: Sequence[str],
-             probe: Optional[Callable[[], Any]] = None) -> List[Dict[str, Any]]:
-    """Time a case's implementations in turns (_bench.measure_interleaved); `probe` (conv cases):
-    a GEMM timed in the same rounds, whose throughput is then the case's peak."""
-    measured = _bench.measure_interleaved(case.run, case.reference(), rounds, {"peak": probe} if probe else None)
-    peak = measured.probe_gflops.get("peak", peak)
+def _rows(case: Case, measured: _bench.Interleaved, limits: Dict[str, float], backends: Sequence[str],
+          threads: int, plan: Optional[_bench.ColdPlan]) -> List[Dict[str, Any]]:
+    """A case's result rows at one thread count; a conv case's GEMM probe, timed in the same
+    rounds, gives its peak (else the run's figure at that count)."""
+    peak = measured.probe_gflops.get("peak", limits["fp32_peak_gflops"])
+    bandwidth = limits["bandwidth_gbs"]
     medians, errors = measured.median_seconds, measured.max_rel_error
     ours = {impl for impl in medians if impl.split("+")[0] in backends}  # "cpp+out": cpp with out=
     peer_times = [t for impl, t in medians.items() if impl not in ours]
     best_peer = min(peer_times) if peer_times else None
     rows = []
     for impl, seconds in medians.items():
+        traffic_gbs = case.traffic / seconds / 1e9 if case.traffic else None
         if case.suite == "conv":
             throughput, unit = case.work / seconds / 1e9, "GFLOP/s"
             fraction = throughput / peak
@@ -267,36 +368,76 @@ def _measure(case: Case, rounds: int, peak: float, bandwidth: float, backends: S
         rows.append({"suite": case.suite, "case": case.name, "impl": impl, "median_ms": 1e3 * seconds,
                      "throughput": throughput, "unit": unit, "fraction_of_limit": fraction,
                      "speedup_vs_best_peer": (best_peer / seconds) if (best_peer and impl in ours) else None,
-                     "max_rel_error": errors[impl]})
+                     "max_rel_error": errors[impl], "threads": threads, "cold": plan is not None,
+                     "page_faults_per_call": measured.page_faults_per_call.get(impl), "traffic_gbs": traffic_gbs,
+                     "cold_method": plan.method if plan else None, "cold_copies": plan.copies if plan else None,
+                     "samples": measured.samples})
     return rows
+
+
+def _at_counts(values: Sequence[float], counts: Sequence[int], spec: str, unit: str) -> str:
+    text = " / ".join(format(v, spec) for v in values) + f" {unit}"
+    return text if len(counts) == 1 else f"{text} at {' / '.join(map(str, counts))} threads"
 
 
 def format_report(report: Dict[str, Any]) -> str:
     m = report["machine"]
     size = _bench.PEAK_PROBE_SIZE
-    lines = [f"{m['cpu']} | SIMD {m['simd']} | {m['threads']} threads | FP32 peak {m['fp32_peak_gflops']:.0f} "
-             f"GFLOP/s ({m['peak_probe']}; conv % limit: a {size}x{size} GEMM timed in each case's "
-             f"rounds) | copy bandwidth {m['bandwidth_gbs']:.1f} GB/s | {m['date']}",
-             "versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-             + (f" | not installed: {', '.join(m['peers_missing'])}" if m["peers_missing"] else "")]
+    limits = m.get("per_threads") or [{"threads": m["threads"], "fp32_peak_gflops": m["fp32_peak_gflops"],
+                                       "bandwidth_gbs": m["bandwidth_gbs"]}]
+    counts = [limit["threads"] for limit in limits]
+    caches = m.get("cache_sizes")
+    l3 = f"L3 {_cpu.format_size(caches['l3'])} ({caches['source'].get('l3', '?')})" if caches else "L3 ?"
+    cold = m.get("cold", False)
+    copy = f"cold copy of {_cpu.format_size(m['bandwidth_copy_bytes'])}" if m.get("bandwidth_copy_bytes") else "copy"
+    probe = m["peak_probe"] if len(counts) == 1 else m["peak_probe"].rsplit(", ", 1)[0]  # drop "N threads"
+    lines = [f"{m['cpu']} | {l3} | {'cold' if cold else 'warm'} | SIMD {m['simd']} | "
+             f"{'/'.join(map(str, counts))} threads | FP32 peak "
+             f"{_at_counts([limit['fp32_peak_gflops'] for limit in limits], counts, '.0f', 'GFLOP/s')} "
+             f"({probe}; conv % limit: a {size}x{size} GEMM timed in each case's rounds) | "
+             f"copy bandwidth {_at_counts([limit['bandwidth_gbs'] for limit in limits], counts, '.1f', 'GB/s')} "
+             f"({copy}; pool and filter % limit) | {m['date']}"]
+    if cold:
+        lines.append(f"cold: each call timed alone, none of its inputs in cache: rotated over copies adding up to "
+                     f">= {_cpu.format_size(m['cold_rotation_bytes'])} (4x L3) where {m['cold_max_copies']} "
+                     f"or fewer do ('cold' column: rot xN), else a {_cpu.format_size(m['cold_flush_bytes'])} "
+                     f"buffer read and written by {m['cold_flush_threads']} thread(s) before the call (flush); "
+                     f"results freshly allocated (cpp+out: into one preallocated array); median of up to "
+                     f"{m['calls_per_impl']} calls")
+    elif "warm_samples_per_impl" in m:
+        lines.append(f"warm: repeated calls on the same input (samples of >= 5 ms after >= 10 ms of untimed "
+                     f"calls), median of {m['warm_samples_per_impl']} samples")
+    lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+                 + (f" | not installed: {', '.join(m['peers_missing'])}" if m["peers_missing"] else ""))
     for suite in SUITES:
         rows = [r for r in report["results"] if r["suite"] == suite]
         if not rows:
             continue
-        header = (f"{'case':30s} {'impl':9s} {'median ms':>10s} {'throughput':>16s} {'% limit':>8s} "
-                  f"{'vs best peer':>12s} {'max rel err':>11s}")
+        traffic = suite == "filter"
+        width = max(30, *(len(r["case"]) for r in rows))
+        header = (f"{'case':{width}s} {'thr':>3s} {'impl':9s} {'median ms':>10s} {'throughput':>16s} "
+                  + (f"{'GB/s':>7s} " if traffic else "")
+                  + f"{'% limit':>8s} {'faults/call':>11s} {'cold':>6s} {'vs best peer':>12s} {'max rel err':>11s}")
         lines += ["", f"[{suite}]", header, "-" * len(header)]
         for r in rows:
             speedup = f"{r['speedup_vs_best_peer']:.2f}x" if r["speedup_vs_best_peer"] else "-"
-            lines.append(f"{r['case']:30s} {r['impl']:9s} {r['median_ms']:10.3f} {r['throughput']:9.1f} "
-                         f"{r['unit']:6s} {100 * r['fraction_of_limit']:7.1f}% {speedup:>12s} {r['max_rel_error']:11.1e}")
-        summary = []
-        for impl in dict.fromkeys(r["impl"] for r in rows if r["speedup_vs_best_peer"]):
-            ratios = [r["speedup_vs_best_peer"] for r in rows if r["impl"] == impl and r["speedup_vs_best_peer"]]
-            summary.append(f"{impl} {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}x (lowest "
-                           f"{min(ratios):.2f}x, {len(ratios)} cases)")
-        if summary:
-            lines.append("geo-mean vs best peer: " + "; ".join(summary))
+            faults = "-" if r.get("page_faults_per_call") is None else f"{r['page_faults_per_call']:.1f}"
+            method = r.get("cold_method")
+            how = "-" if not method else "flush" if method == "flush" else f"rot x{r['cold_copies']}"
+            gbs = f"{r['traffic_gbs']:7.1f} " if traffic and r.get("traffic_gbs") else (f"{'-':>7s} " if traffic else "")
+            lines.append(f"{r['case']:{width}s} {r.get('threads', m['threads']):3d} {r['impl']:9s} {r['median_ms']:10.3f} "
+                         f"{r['throughput']:9.1f} {r['unit']:6s} {gbs}{100 * r['fraction_of_limit']:7.1f}% "
+                         f"{faults:>11s} {how:>6s} {speedup:>12s} "
+                         f"{r['max_rel_error']:11.1e}")
+        for count in counts:
+            summary = []
+            at_count = [r for r in rows if r.get("threads", m["threads"]) == count and r["speedup_vs_best_peer"]]
+            for impl in dict.fromkeys(r["impl"] for r in at_count):
+                ratios = [r["speedup_vs_best_peer"] for r in at_count if r["impl"] == impl]
+                summary.append(f"{impl} {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}x (lowest "
+                               f"{min(ratios):.2f}x, {len(ratios)} cases)")
+            if summary:
+                lines.append(f"geo-mean vs best peer, {count} thread{'s' if count > 1 else ''}: " + "; ".join(summary))
     return "\n".join(lines)
 
 
@@ -307,22 +448,24 @@ def plot(report: Dict[str, Any], path: str) -> None:
     import matplotlib.pyplot as plt
 
     rows = [r for r in report["results"] if r["speedup_vs_best_peer"]]
-    labels = [f"{r['suite']}: {r['case']} ({r['impl']})" for r in rows]
+    several = len({r.get("threads") for r in rows}) > 1
+    labels = [f"{r['suite']}: {r['case']} ({r['impl']}{', %d thr' % r['threads'] if several else ''})" for r in rows]
     figure, axes = plt.subplots(figsize=(9, 0.3 * len(rows) + 1.5))
     axes.barh(range(len(rows)), [r["speedup_vs_best_peer"] for r in rows])
     axes.axvline(1.0, color="black", linewidth=0.8)
     axes.set_yticks(range(len(rows)), labels, fontsize=7)
-    axes.set_xlabel("speed-up over the best installed peer")
+    axes.set_xlabel("speed-up over the best installed peer" + (" (cold)" if report["machine"].get("cold") else ""))
     axes.invert_yaxis()
     figure.tight_layout()
     figure.savefig(path)
 
 
-def main(suites: Sequence[str], quick: bool, threads: Optional[int], backends: Optional[str], peers: str,
-         json_path: Optional[str], plot_path: Optional[str]) -> int:
+def main(suites: Sequence[str], quick: bool, threads: Union[None, int, str], backends: Optional[str], peers: str,
+         json_path: Optional[str], plot_path: Optional[str], warm: bool = False, cases: Optional[str] = None) -> int:
     try:
         report = run(suites, quick=quick, threads=threads,
-                     backends=backends.split(",") if backends else None, peers=peers.split(","))
+                     backends=backends.split(",") if backends else None, peers=peers.split(","), cold=not warm,
+                     cases=cases.split(",") if cases else None)
     except ValueError as error:
         print(f"fastconv {error}", file=sys.stderr)
         return 2

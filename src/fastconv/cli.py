@@ -15,8 +15,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     commands.add_parser("info", help="show the configuration (= fastconv.show_config())")
     bench = commands.add_parser("bench", help="time every backend against the installed peers (torch, cv2, scipy)")
     bench.add_argument("suites", nargs="*", default=["all"], metavar="SUITE", help="conv, pool, filter or all")
-    bench.add_argument("--quick", action="store_true", help="a short run (under a minute on 2 cores)")
-    bench.add_argument("--threads", type=int, help="threads for every implementation (default: fastconv's)")
+    bench.add_argument("--quick", action="store_true", help="a short run (1-2 minutes on 2 cores)")
+    bench.add_argument("--threads", help="threads for every implementation: N, or a comma list such as 1,2 "
+                                         "to run every case at each count (default: fastconv's)")
+    bench.add_argument("--warm", action="store_true",
+                       help="time repeated calls on the same input (in cache) instead of cold calls")
+    bench.add_argument("--cases", help="comma-separated case names (as printed in the table) to run only those")
     bench.add_argument("--backends", help="comma-separated fastconv backends (default: all but reference)")
     bench.add_argument("--peers", default="torch,cv2,scipy", help="comma-separated peers to compare with")
     bench.add_argument("--json", metavar="FILE", help="write the results as JSON")
@@ -39,7 +43,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "bench":
         from ._bench_cli import main as bench_main
 
-        return bench_main(args.suites, args.quick, args.threads, args.backends, args.peers, args.json, args.plot)
+        return bench_main(args.suites, args.quick, args.threads, args.backends, args.peers, args.json, args.plot,
+                          warm=args.warm, cases=args.cases)
     if args.command == "filter":
         from ._filter_cli import main as filter_main
 
