@@ -1,6 +1,8 @@
 """filter2d against cv2.filter2D / cv2.sepFilter2D and scipy.ndimage.correlate (when installed),
 on the cases of issue #5's targets: 2048x2048 float32 with 3x3, 5x5 and 11x11 kernels, a
-3-channel image, uint8, and a 15x15 Gaussian (where cv2.sepFilter2D is the peer to beat).
+3-channel image, uint8, and 15x15 Gaussians (where cv2.sepFilter2D is the peer to beat): float64,
+and dense float32 7x7 and 15x15 ones as users build them (the 1-D kernel's outer product, cast),
+which filter2d must recognise as separable despite their float32 rounding.
 
     python -m pytest benchmarks/bench_filter2d.py --benchmark-only [-m "not slow"]
 """
@@ -10,6 +12,7 @@ import pytest
 
 import fastconv
 from fastconv import kernels
+from fastconv._bench_cli import dense_gaussian_f32, opencv_gaussian_taps
 from _impls import FAST_BACKENDS
 
 try:
@@ -20,6 +23,10 @@ try:
     from scipy import ndimage
 except ImportError:  # optional peer
     ndimage = None
+
+
+# The 1-D kernels cv2.sepFilter2D gets for the dense float32 Gaussians
+GAUSSIAN_TAPS = {size: opencv_gaussian_taps(size).astype(np.float32) for size in (7, 15)}
 
 # name: (shape, dtype, kernel, channel axis, slow)
 CASES = {
@@ -32,6 +39,9 @@ CASES = {
     "2048x3-3x3": ((2048, 2048, 3), np.float32, kernels.sharpen(), -1, True),
     "2048-u8-3x3": ((2048, 2048), np.uint8, kernels.sharpen(), None, True),
     "2048-15x15-gaussian": ((2048, 2048), np.float32, kernels.gaussian(2.3, 15), None, True),
+    "512-7x7-gaussian-dense-f32": ((512, 512), np.float32, dense_gaussian_f32(7), None, False),
+    "2048-7x7-gaussian-dense-f32": ((2048, 2048), np.float32, dense_gaussian_f32(7), None, True),
+    "2048-15x15-gaussian-dense-f32": ((2048, 2048), np.float32, dense_gaussian_f32(15), None, True),
 }
 
 
@@ -52,6 +62,8 @@ def _impls(case):
                                                        borderType=cv2.BORDER_REFLECT_101)
         if "gaussian" in case or "5x5" in case:  # separable kernels: OpenCV's 1-D pair too
             taps = (kernel.sum(axis=1) / np.sqrt(kernel.sum())).astype(np.float32)
+            if "dense-f32" in case:
+                taps = GAUSSIAN_TAPS[kernel.shape[0]]
             impls["cv2.sepFilter2D"] = lambda x: cv2.sepFilter2D(x, -1, taps, taps, borderType=cv2.BORDER_REFLECT_101)
     if ndimage is not None and axis is None and "u8" not in case:
         impls["scipy"] = lambda x: ndimage.correlate(x, kernel.astype(np.float32), mode="mirror")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import kernels
+from fastconv import _validate, filters, kernels
 from _cases import assert_close, run_in_threads
 
 ndimage = pytest.importorskip("scipy.ndimage")
@@ -13,6 +13,7 @@ signal = pytest.importorskip("scipy.signal")
 
 BORDERS = ["constant", "reflect", "nearest", "mirror", "wrap"]
 INPUTS = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
+FLOATS = [np.float32, np.float64]
 
 
 def _image(rng, dtype, shape):
@@ -153,6 +154,128 @@ def test_separable_needs_a_rank_one_kernel():
         fastconv.filter2d(np.ones((5, 5)), np.eye(3), algorithm="winograd")
 
 
+def _gaussian_taps(size, sigma):
+    axis = np.arange(size) - (size - 1) / 2
+    taps = np.exp(-(axis**2) / (2 * sigma**2))
+    return taps / taps.sum()
+
+
+_G7, _G15 = _gaussian_taps(7, 1.3), _gaussian_taps(15, 2.6)
+_G15_CAST = np.outer(_G15, _G15).astype(np.float32)
+_SOBEL5 = np.outer([1, 4, 6, 4, 1], [-1, -2, 0, 2, 1])
+# name: (kernel, whether it is of rank 1 in float64 too, not only up to its dtype's rounding)
+RANK_ONE_KERNELS = {
+    "gaussian7-f32": (np.outer(_G7.astype(np.float32), _G7.astype(np.float32)), False),  # as users build them
+    "gaussian15-f32": (np.outer(_G15.astype(np.float32), _G15.astype(np.float32)), False),
+    "gaussian15-f32-cast": (_G15_CAST, False),
+    "gaussian15-f32-renormalised": (_G15_CAST / _G15_CAST.sum(), False),
+    "gaussian7x15-f64": (np.outer(_G7, _G15), True),
+    "box5-f32": (np.full((5, 5), 1 / 25, np.float32), True),
+    "box7-f32": (np.outer(np.full(7, 1 / 7, np.float32), np.full(7, 1 / 7, np.float32)), True),
+    "sobel3-int": (kernels.sobel_x().astype(np.int64), True),
+    "sobel5-f32": (_SOBEL5.astype(np.float32), True),
+    "sobel5-f64-scaled": (-_SOBEL5 / 60.0, True),
+}
+
+
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("image_dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", RANK_ONE_KERNELS)
+def test_kernels_of_rank_one_up_to_rounding_are_split(fast_backend, name, image_dtype, border):
+    """A kernel of rank 1 up to its dtype's rounding (a float32 Gaussian built as an outer
+    product) is split on float32 images, within float32's accuracy. On float64 images only one
+    of rank 1 in float64 is: the reference sums a float32 kernel's values as they are."""
+    kernel, exact = RANK_ONE_KERNELS[name]
+    rng = np.random.default_rng(len(name) + 5 * BORDERS.index(border))
+    image = rng.standard_normal((41, 57)).astype(image_dtype)
+    cval = float(rng.standard_normal())
+    expected = fastconv.filter2d(image, kernel, border=border, cval=cval, backend="reference")
+    call = _validate.filter2d_call(image, kernel, "same", border, cval, False, None, None, "auto")
+    splits = exact or image.dtype == np.float32
+    chosen = filters._choose_algorithm(call, fast_backend).algorithm
+    assert chosen == ("separable" if splits and kernel.size >= filters._SEPARABLE_MIN_TAPS else "direct")
+    if splits:
+        actual = fastconv.filter2d(image, kernel, border=border, cval=cval, algorithm="separable",
+                                   backend=fast_backend)
+        assert_close(actual, expected, image_dtype)
+    else:
+        with pytest.raises(ValueError, match="rank 1"):
+            fastconv.filter2d(image, kernel, border=border, cval=cval, algorithm="separable", backend=fast_backend)
+    assert_close(fastconv.filter2d(image, kernel, border=border, cval=cval, backend=fast_backend), expected,
+                 image_dtype)
+
+
+@pytest.mark.parametrize("name", ["gaussian15-f32", "box5-f32", "sobel5-f32"])
+@pytest.mark.parametrize("image_dtype", [np.uint8, np.uint16])
+def test_split_kernels_round_integer_results_as_the_reference(fast_backend, name, image_dtype):
+    """Integer results are the reference's correctly rounded sums, also from an inexact split."""
+    kernel = RANK_ONE_KERNELS[name][0]
+    image = _image(np.random.default_rng(14), image_dtype, (45, 38))
+    for border in BORDERS:
+        expected = fastconv.filter2d(image, kernel, border=border, dtype=image_dtype, backend="reference")
+        actual = fastconv.filter2d(image, kernel, border=border, dtype=image_dtype, backend=fast_backend)
+        np.testing.assert_array_equal(actual, expected)
+
+
+def _perturbed(kernel, relative, seed):
+    noise = np.random.default_rng(seed).standard_normal(kernel.shape)
+    return (kernel + relative * np.abs(kernel).max() * noise).astype(kernel.dtype)
+
+
+# rank 2 (sums of two outer products), and rank-1 kernels perturbed far beyond their rounding
+NOT_RANK_ONE_KERNELS = {
+    "two-outer-products-f32": (np.outer(_G7, _G7) + 0.05 * np.outer([-1, -2, -3, 0, 3, 2, 1], [1, 2, 3, 4, 3, 2, 1])
+                               ).astype(np.float32),
+    "difference-of-gaussians-f64": np.outer(_G15, _G15) - np.outer(_gaussian_taps(15, 1.5), _gaussian_taps(15, 1.5)),
+    "box-plus-impulse-f32": (np.ones((5, 5)) + np.pad([[1.0]], 2)).astype(np.float32),
+    "gaussian15-f32-perturbed-1e-3": _perturbed(RANK_ONE_KERNELS["gaussian15-f32"][0], 1e-3, 1),
+    "gaussian15-f32-perturbed-1e-5": _perturbed(RANK_ONE_KERNELS["gaussian15-f32"][0], 1e-5, 2),
+    "sobel5-f64-perturbed-1e-9": _perturbed(_SOBEL5.astype(np.float64), 1e-9, 3),
+}
+
+
+@pytest.mark.parametrize("image_dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", NOT_RANK_ONE_KERNELS)
+def test_kernels_not_of_rank_one_are_not_split(fast_backend, name, image_dtype):
+    kernel = NOT_RANK_ONE_KERNELS[name]
+    image = np.random.default_rng(15).standard_normal((33, 47)).astype(image_dtype)
+    with pytest.raises(ValueError, match="rank 1"):
+        fastconv.filter2d(image, kernel, algorithm="separable", backend=fast_backend)
+    call = _validate.filter2d_call(image, kernel, "same", "mirror", 0.0, False, None, None, "auto")
+    assert filters._choose_algorithm(call, fast_backend).algorithm == "direct"
+    for border in BORDERS:
+        expected = fastconv.filter2d(image, kernel, border=border, backend="reference")
+        assert_close(fastconv.filter2d(image, kernel, border=border, backend=fast_backend), expected, image_dtype)
+
+
+def test_separable_factors():
+    """The split at the largest entry when it is exact, the SVD's leading pair when only that
+    one is within the tolerance (8 epsilons times the kernel's Frobenius norm), else None."""
+    eps32, eps64 = float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps)
+    sobel = kernels.sobel_x()
+    column, row = _validate.separable_factors(sobel, eps64)
+    np.testing.assert_array_equal(np.outer(column, row), sobel)  # small integers split exactly
+    # ones + noise of Frobenius norm 5 epsilons: the SVD is within it, the largest-entry split
+    # (which roughly doubles such noise) not
+    ones = np.ones((15, 15))
+    noise = np.random.default_rng(16).standard_normal(ones.shape)
+    for sign in (1, -1):
+        kernel = sign * (ones + 5 * eps32 * np.linalg.norm(ones) * noise / np.linalg.norm(noise))
+        i, j = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
+        pivot_split = np.outer(kernel[:, j] / kernel[i, j], kernel[i, :])
+        assert np.linalg.norm(kernel - pivot_split) > 8 * eps32 * np.linalg.norm(kernel)
+        column, row = _validate.separable_factors(kernel, eps32)
+        assert np.linalg.norm(kernel - np.outer(column, row)) <= 8 * eps32 * np.linalg.norm(kernel)
+        # sqrt(s0) = sqrt(15) times the unit vectors +-1/sqrt(15); the sign goes to the row taps
+        assert column[np.argmax(np.abs(column))] > 0 and np.allclose(column, 1, rtol=1e-5)
+        assert np.allclose(row, sign, rtol=1e-5)
+        assert _validate.separable_factors(kernel, eps64) is None  # too far off for float64
+    assert _validate.separable_factors(ones + 12 * eps32 * np.linalg.norm(ones) * noise / np.linalg.norm(noise),
+                                       eps32) is None
+    assert _validate.separable_factors(np.zeros((3, 3)), eps32) is None
+    assert _validate.separable_factors(np.full((3, 3), np.nan), eps32) is None
+
+
 def test_large_images_run_in_bands_and_threads(fast_backend, restore_threads):
     rng = np.random.default_rng(12)
     image = rng.standard_normal((300, 257, 3)).astype(np.float32)
@@ -258,3 +381,16 @@ def test_scipy_is_imported_only_when_an_fft_filter_runs():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True"]
+
+
+def test_an_inexact_split_widens_the_integer_round_margin():
+    """Integer results: the near-tie margin grows by what the split may move a sum, so that sums
+    it moves across x.5 are still summed again in double (an exact split leaves it as it is)."""
+    image = _image(np.random.default_rng(17), np.uint8, (20, 20))
+    inexact = _validate.filter2d_call(image, RANK_ONE_KERNELS["gaussian15-f32"][0], "same", "mirror", 0.0, False,
+                                      None, np.uint8, "auto")
+    split = _validate.separable_call(inexact)
+    moved = 2 * np.abs(inexact.kernel - np.outer(split.column_taps, split.row_taps)).sum() * 255
+    assert moved > 0 and split.round_margin == pytest.approx(inexact.round_margin + moved)
+    exact = _validate.filter2d_call(image, kernels.box_blur(5), "same", "mirror", 0.0, False, None, np.uint8, "auto")
+    assert _validate.separable_call(exact).round_margin == exact.round_margin

@@ -167,21 +167,47 @@ def _pool_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> 
     return cases
 
 
+def opencv_gaussian_taps(size: int) -> np.ndarray:
+    """The 1-D Gaussian cv2.getGaussianKernel(size, 0) gives for size > 7, in float64 (OpenCV's
+    sigma rule; up to 7 taps OpenCV reads a table of binary fractions instead)."""
+    sigma = 0.3 * ((size - 1) * 0.5 - 1) + 0.8
+    taps = np.exp(-((np.arange(size) - (size - 1) / 2) ** 2) / (2 * sigma**2))
+    return taps / taps.sum()
+
+
+def dense_gaussian_f32(size: int) -> np.ndarray:
+    """A size x size float32 Gaussian as users pass one: the 1-D kernel's outer product, cast to
+    float32, so of rank 1 only up to float32's rounding."""
+    return np.outer(opencv_gaussian_taps(size), opencv_gaussian_taps(size)).astype(np.float32)
+
+
+def _sep_taps(kernel: np.ndarray) -> np.ndarray:
+    """The 1-D kernel of a symmetric separable kernel normalised to sum 1, for cv2.sepFilter2D."""
+    return (kernel.sum(axis=1) / np.sqrt(kernel.sum())).astype(np.float32)
+
+
 def _filter_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -> List[Case]:
     side = 512 if quick else 2048
     rng = np.random.default_rng(2)
     image = rng.standard_normal((side, side)).astype(np.float32)
     colour = rng.standard_normal((side, side, 3)).astype(np.float32)
     image8 = rng.integers(0, 256, (side, side)).astype(np.uint8)
-    # (name, image, kernel, channel axis)
-    specs = [(f"{side}^2 f32 3x3 sharpen", image, kernels.sharpen(), None),
-             (f"{side}^2 f32 5x5 box", image, kernels.box_blur(5), None),
-             (f"{side}^2 f32 11x11 gaussian", image, kernels.gaussian(1.7, 11), None),
-             (f"{side}^2x3 f32 3x3 sharpen", colour, kernels.sharpen(), -1),
-             (f"{side}^2 u8 3x3 sharpen", image8, kernels.sharpen(), None),
-             (f"{side}^2 f32 15x15 gaussian", image, kernels.gaussian(2.3, 15), None)]
+    # (name, image, kernel, channel axis, the 1-D kernel for cv2.sepFilter2D or None)
+    specs = [(f"{side}^2 f32 3x3 sharpen", image, kernels.sharpen(), None, None),
+             (f"{side}^2 f32 5x5 box", image, kernels.box_blur(5), None, None),
+             (f"{side}^2 f32 11x11 gaussian", image, kernels.gaussian(1.7, 11), None,
+              _sep_taps(kernels.gaussian(1.7, 11))),
+             (f"{side}^2x3 f32 3x3 sharpen", colour, kernels.sharpen(), -1, None),
+             (f"{side}^2 u8 3x3 sharpen", image8, kernels.sharpen(), None, None),
+             (f"{side}^2 f32 15x15 gaussian", image, kernels.gaussian(2.3, 15), None,
+              _sep_taps(kernels.gaussian(2.3, 15))),
+             # dense float32 Gaussians, of rank 1 only up to float32's rounding
+             (f"{side}^2 f32 7x7 gaussian (dense f32)", image, dense_gaussian_f32(7), None,
+              opencv_gaussian_taps(7).astype(np.float32)),
+             (f"{side}^2 f32 15x15 gaussian (dense f32)", image, dense_gaussian_f32(15), None,
+              opencv_gaussian_taps(15).astype(np.float32))]
     cases = []
-    for name, picture, kernel, axis in specs:
+    for name, picture, kernel, axis, taps in specs:
         out_dtype = picture.dtype
         case = Case("filter", name)
         for b in backends:
@@ -191,8 +217,7 @@ def _filter_cases(quick: bool, backends: Sequence[str], peers: Dict[str, Any]) -
             cv2 = peers["cv2"]
             case.run["cv2"] = lambda p=picture, k=kernel.astype(np.float32), cv2=cv2: cv2.filter2D(
                 p, -1, k, borderType=cv2.BORDER_REFLECT_101)
-            if "gaussian" in name:  # OpenCV's separable filter, given the two 1-D kernels
-                taps = (kernel.sum(axis=1) / np.sqrt(kernel.sum())).astype(np.float32)
+            if taps is not None:  # OpenCV's separable filter, given the two 1-D kernels
                 case.run["cv2-sep"] = lambda p=picture, t=taps, cv2=cv2: cv2.sepFilter2D(
                     p, -1, t, t, borderType=cv2.BORDER_REFLECT_101)
         if "scipy" in peers and picture.dtype.kind == "f" and axis is None:

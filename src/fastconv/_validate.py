@@ -7,6 +7,7 @@ dtype, integer pairs, explicit 4-sided padding, an output array to write into.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import operator
 from dataclasses import dataclass
@@ -435,7 +436,9 @@ class Filter2dCall:
     algorithm: str                                    # as asked: auto, direct, separable or fft
     compute_dtype: np.dtype                           # what the sums are computed in (see _filter_precision)
     round_margin: float                               # see _filter_precision
-    # kernel == outer(column_taps, row_taps) (float64) when the separable path is taken, else None
+    kernel_rounding: float                            # the machine epsilon separable_factors allows for
+    value_bound: float                                # integer results: the largest |value| summed, else 0
+    # kernel ~= outer(column_taps, row_taps) (float64) when the separable path is taken, else None
     column_taps: Optional[np.ndarray] = None
     row_taps: Optional[np.ndarray] = None
 
@@ -464,23 +467,68 @@ def _filter_output_dtype(input_dtype: np.dtype, requested: Any, function: str) -
     return chosen
 
 
-def separable_factors(kernel: np.ndarray, tolerance: float = 1e-13) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    """(column_taps, row_taps) with outer(column_taps, row_taps) equal to ``kernel`` within
-    ``tolerance`` times its largest entry, or None if the kernel is not of rank 1. Split at the
-    largest entry, so that kernels of small integers and powers of two split exactly."""
-    i, j = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
-    pivot = kernel[i, j]
-    if pivot == 0 or not np.isfinite(kernel).all():
+# A kernel within this many of its machine epsilons (times its Frobenius norm) of rank 1 is
+# split: room for several roundings of each entry and for the float64 SVD's own error (up to
+# 6 epsilons measured on exact outer products up to 64x64).
+_SPLIT_EPSILONS = 8
+
+
+def separable_factors(kernel: np.ndarray, rounding: float) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """(column_taps, row_taps) with outer(column_taps, row_taps) equal to ``kernel`` up to its
+    rounding, or None if the kernel is not of rank 1 (nor all zero, nor finite).
+
+    ``rounding`` is the machine epsilon of the kernel's values. Rounding each entry of a rank-1
+    kernel moves it at most ``rounding / 2 * ||K||_F`` away (Frobenius norm), so the best rank-1
+    approximation is no further than that (Eckart-Young): a factorisation is accepted when
+    ``||K - outer||_F <= 8 * rounding * ||K||_F``. The same norm bounds what splitting changes in
+    an output value (Cauchy-Schwarz): at most ``8 * rounding * ||K||_F * sqrt(KH * KW) * max|x|``,
+    of the order of the dense sums' own rounding bound, ``KH * KW * rounding * sum|K| * max|x|``.
+
+    Split at the largest entry first (column taps with a 1 there): exact for kernels of small
+    integers, 1/n boxes and powers of two. Else the leading singular pair, sqrt(s0) to each side,
+    signed so that the largest column tap is positive.
+    """
+    if not np.isfinite(kernel).all() or not kernel.any():
         return None
-    column_taps, row_taps = kernel[:, j] / pivot, kernel[i, :].copy()
-    if np.abs(np.outer(column_taps, row_taps) - kernel).max() > tolerance * abs(pivot):
+    tolerance = _SPLIT_EPSILONS * rounding * float(np.linalg.norm(kernel))
+    i, j = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
+    column_taps, row_taps = kernel[:, j] / kernel[i, j], kernel[i, :].copy()
+    residual = kernel - np.outer(column_taps, row_taps)
+    if np.linalg.norm(residual) <= tolerance:
+        return column_taps, row_taps
+    # The split at the largest entry misses no entry by more than 2 * s1, s1 the second singular
+    # value (Goreinov and Tyrtyshnikov's maximal-volume bound): a miss beyond 4 tolerances (2 for
+    # rounding) means s1 > tolerance, which no factorisation beats, so the SVD is skipped.
+    if np.abs(residual).max() > 4 * tolerance:
+        return None
+    u, s, vt = np.linalg.svd(kernel)
+    column_taps, row_taps = u[:, 0] * np.sqrt(s[0]), vt[0] * np.sqrt(s[0])
+    if column_taps[np.argmax(np.abs(column_taps))] < 0:  # the SVD's signs are arbitrary
+        column_taps, row_taps = -column_taps, -row_taps
+    if np.linalg.norm(kernel - np.outer(column_taps, row_taps)) > tolerance:
         return None
     return column_taps, row_taps
 
 
+def separable_call(call: Filter2dCall) -> Optional[Filter2dCall]:
+    """``call`` on the separable path, or None if its kernel is not of rank 1 (see
+    separable_factors). Integer results widen the round margin by what the split may move a sum
+    (sum|K - outer| * the largest value), so that near ties are still summed again in double."""
+    factors = separable_factors(call.kernel, call.kernel_rounding)
+    if factors is None:
+        return None
+    column_taps, row_taps = factors
+    margin = call.round_margin
+    if call.output_dtype.kind != "f":
+        margin += 2.0 * float(np.abs(call.kernel - np.outer(column_taps, row_taps)).sum()) * call.value_bound
+    return dataclasses.replace(call, algorithm="separable", column_taps=column_taps, row_taps=row_taps,
+                               round_margin=margin)
+
+
 def _filter_precision(image: np.ndarray, output_dtype: np.dtype, kernel: np.ndarray,
-                      cval: float) -> Tuple[np.dtype, float]:
-    """The dtype the sums are computed in, and for integer results the round margin.
+                      cval: float) -> Tuple[np.dtype, float, float]:
+    """The dtype the sums are computed in, and for integer results the round margin and the
+    largest |value| summed (0 for float results).
 
     float64 when the image or the result is float64, or a float image gives an integer result;
     float32 otherwise (float32 images; integer images, whose values float32 holds exactly).
@@ -493,7 +541,7 @@ def _filter_precision(image: np.ndarray, output_dtype: np.dtype, kernel: np.ndar
     float32, float64 = np.dtype(np.float32), np.dtype(np.float64)
     input_dtype = image.dtype
     if output_dtype.kind == "f":
-        return (float64 if float64 in (input_dtype, output_dtype) else float32), 0.0
+        return (float64 if float64 in (input_dtype, output_dtype) else float32), 0.0, 0.0
     if input_dtype.kind == "f":
         magnitudes = np.abs(image)
         largest = float(magnitudes.max())
@@ -506,8 +554,8 @@ def _filter_precision(image: np.ndarray, output_dtype: np.dtype, kernel: np.ndar
     operations = kernel.size + sum(kernel.shape) + 4
     scale = 2.0 * operations * float(np.abs(kernel).sum()) * largest
     if input_dtype.kind != "f" and scale * 2.0 ** -24 < 0.05:
-        return float32, scale * 2.0 ** -24
-    return float64, scale * 2.0 ** -53
+        return float32, scale * 2.0 ** -24, largest
+    return float64, scale * 2.0 ** -53, largest
 
 
 def filter2d_call(image: Any, kernel: Any, mode: Any, border: Any, cval: Any, flip: Any, channel_axis: Any,
@@ -559,13 +607,12 @@ def filter2d_call(image: Any, kernel: Any, mode: Any, border: Any, cval: Any, fl
     shape = (planes, out_height, out_width, channels)
     check_bytes(shape, output_dtype, "result", function)
     check_bytes((weights.shape[0], width + sum(padding[1]), channels), np.dtype(np.float64), "padded rows", function)
-    factors = None
-    if algorithm == "separable":  # for "auto" filters.py looks, when the kernel is worth splitting
-        factors = separable_factors(weights)
-        if factors is None:
-            msg = f"{function}: algorithm='separable' needs a kernel of rank 1 (an outer product), got {weights.shape}"
-            raise ValueError(msg)
-    compute_dtype, round_margin = _filter_precision(array, output_dtype, weights, cval)
+    compute_dtype, round_margin, value_bound = _filter_precision(array, output_dtype, weights, cval)
+    # The kernel's own rounding, but no coarser than the sums': on a float64 image a float32
+    # kernel's values are exact, and the reference sums them as they are. Integer kernels are exact.
+    kernel_dtype = np.asarray(kernel).dtype
+    kernel_rounding = float(np.finfo(kernel_dtype if kernel_dtype.kind == "f" else np.float64).eps)
+    kernel_rounding = min(kernel_rounding, float(np.finfo(compute_dtype).eps))
     output = np.empty(shape, dtype=output_dtype)
     if channel_axis is None:
         result = output[0, :, :, 0]
@@ -573,8 +620,15 @@ def filter2d_call(image: Any, kernel: Any, mode: Any, border: Any, cval: Any, fl
         result = output[0]
     else:
         result = np.moveaxis(output[..., 0], 0, channel_axis)
-    return Filter2dCall(image=image4, output=output, result=result, kernel=np.ascontiguousarray(weights),
+    call = Filter2dCall(image=image4, output=output, result=result, kernel=np.ascontiguousarray(weights),
                         padding=padding, border=border, cval=cval, output_dtype=output_dtype, algorithm=algorithm,
-                        compute_dtype=compute_dtype, round_margin=round_margin,
-                        column_taps=None if factors is None else factors[0],
-                        row_taps=None if factors is None else factors[1])
+                        compute_dtype=compute_dtype, round_margin=round_margin, kernel_rounding=kernel_rounding,
+                        value_bound=value_bound)
+    if algorithm != "separable":  # for "auto" filters.py looks, when the kernel is worth splitting
+        return call
+    separable = separable_call(call)
+    if separable is None:
+        msg = (f"{function}: algorithm='separable' needs a kernel of rank 1 (an outer product, up to its dtype's "
+               f"rounding); the {weights.shape} kernel is not")
+        raise ValueError(msg)
+    return separable
