@@ -269,6 +269,100 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
     if (failed) throw std::bad_alloc();
 }
 
+// max_pool2d with indices, output columns [col_lo, col_hi) of output row `oh` of one plane:
+// the window's taps in torch's order (rows, then columns), each a pass over the columns.
+template <typename T>
+void max_row_by_taps(const Pool2dArgs<T>& a, const T* in, int64_t oh, int64_t col_lo, int64_t col_hi, T* best,
+                     int64_t* best_index) {
+    if (col_lo >= col_hi) return;
+    for (int64_t ow = col_lo; ow < col_hi; ++ow) {
+        best[ow] = -std::numeric_limits<T>::infinity();
+        const Window win = max_window(a, oh, ow);
+        best_index[ow] = win.h_begin * a.in_width + win.w_begin;
+    }
+    for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
+        const int64_t ih = oh * a.stride_h - a.pad_h + kh * a.dilation_h;
+        if (ih < 0 || ih >= a.in_height) continue;
+        for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
+            const int64_t offset = kw * a.dilation_w - a.pad_w;  // iw = ow * sw + offset
+            int64_t lo, hi;
+            util::valid_output_range(offset, a.stride_w, a.in_width, a.out_width, &lo, &hi);
+            max_tap(in + ih * a.in_width, ih * a.in_width, a.stride_w, offset, util::max_i64(lo, col_lo),
+                    util::min_i64(hi, col_hi), best, best_index);
+        }
+    }
+}
+
+// One output row's columns [lo, hi), every window inside the row: Rows input rows (the window's
+// rows inside the plane) x Width columns, taps in torch's order, best and index in registers.
+template <int Rows, int Width, int Step, typename T>
+void max_columns_fused(const T* const* rows, const int64_t* row_starts, int64_t offset, int64_t lo, int64_t hi,
+                       T* best, int64_t* best_index) {
+    // local copies: loads through `rows` inside the loop could alias the stores (not vectorised)
+    const T* row[Rows];
+    int64_t start[Rows];
+#pragma GCC unroll 3
+    for (int r = 0; r < Rows; ++r) {
+        row[r] = rows[r] + offset;
+        start[r] = row_starts[r] + offset;
+    }
+    for (int64_t ow = lo; ow < hi; ++ow) {
+        const int64_t column = ow * Step;
+        T value = row[0][column];
+        int64_t index = start[0] + column;
+#pragma GCC unroll 3
+        for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 3
+            for (int kw = (r == 0 ? 1 : 0); kw < Width; ++kw) {
+                const T v = row[r][column + kw];
+                const bool take = v > value || util::is_nan(v);
+                value = take ? v : value;
+                index = take ? start[r] + column + kw : index;
+            }
+        }
+        best[ow] = value;
+        best_index[ow] = index;
+    }
+}
+
+template <int Rows, int Width, typename T>
+void max_columns_fused_step(int64_t step, const T* const* rows, const int64_t* row_starts, int64_t offset,
+                            int64_t lo, int64_t hi, T* best, int64_t* best_index) {
+    if (step == 1)
+        max_columns_fused<Rows, Width, 1>(rows, row_starts, offset, lo, hi, best, best_index);
+    else
+        max_columns_fused<Rows, Width, 2>(rows, row_starts, offset, lo, hi, best, best_index);
+}
+
+template <typename T>
+void max_row_fused_taps(const Pool2dArgs<T>& a, const T* in, int64_t oh, int64_t lo, int64_t hi, T* best,
+                        int64_t* best_index) {
+    const T* rows[3];
+    int64_t row_starts[3];
+    int count = 0;
+    for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
+        const int64_t ih = oh * a.stride_h - a.pad_h + kh * a.dilation_h;
+        if (ih < 0 || ih >= a.in_height) continue;
+        rows[count] = in + ih * a.in_width;
+        row_starts[count++] = ih * a.in_width;
+    }
+    if (count == 0) {  // torch: no input row, -inf at the window's first cell
+        max_row_by_taps(a, in, oh, lo, hi, best, best_index);
+        return;
+    }
+    const int64_t offset = -a.pad_w;
+    const int64_t step = a.stride_w;
+    if (a.kernel_width == 2) {
+        if (count == 1) max_columns_fused_step<1, 2>(step, rows, row_starts, offset, lo, hi, best, best_index);
+        if (count == 2) max_columns_fused_step<2, 2>(step, rows, row_starts, offset, lo, hi, best, best_index);
+        if (count == 3) max_columns_fused_step<3, 2>(step, rows, row_starts, offset, lo, hi, best, best_index);
+    } else {
+        if (count == 1) max_columns_fused_step<1, 3>(step, rows, row_starts, offset, lo, hi, best, best_index);
+        if (count == 2) max_columns_fused_step<2, 3>(step, rows, row_starts, offset, lo, hi, best, best_index);
+        if (count == 3) max_columns_fused_step<3, 3>(step, rows, row_starts, offset, lo, hi, best, best_index);
+    }
+}
+
 template <typename T>
 void max_pool2d_impl(const Pool2dArgs<T>& a) {
     const T neg_inf = -std::numeric_limits<T>::infinity();
@@ -280,31 +374,30 @@ void max_pool2d_impl(const Pool2dArgs<T>& a) {
         return;
     }
     if (!a.nhwc) {
-        // Output row by output row: the window's taps in torch's order (rows, then columns), each
-        // a pass over the row's outputs the compiler vectorises (the compare-and-select included).
+        // Output row by output row. Columns whose windows lie inside the row, for the usual
+        // windows (up to 3 x 3, undilated columns, stride 1 or 2): all taps per output in one
+        // pass, the running best and its index in registers (2x2/2 with indices: 4 passes over
+        // the row's values and indices cost 3.5x the values-only time). Other columns: the taps
+        // in torch's order, each a pass over the row's outputs the compiler vectorises.
         const int64_t jobs = a.batch * a.channels;
+        const bool fused = a.kernel_height <= 3 && a.dilation_w == 1 && (a.kernel_width == 2 || a.kernel_width == 3) &&
+                           (a.stride_w == 1 || a.stride_w == 2);
+        int64_t inner_lo = 0, inner_hi = 0;  // output columns whose windows are inside the row
+        if (fused) {
+            inner_lo = util::min_i64(a.out_width, (a.pad_w + a.stride_w - 1) / a.stride_w);
+            const int64_t last_start = a.in_width - a.kernel_width + a.pad_w;  // ow * sw <= last_start
+            inner_hi = last_start < 0 ? 0 : util::min_i64(a.out_width, last_start / a.stride_w + 1);
+            if (inner_hi < inner_lo) inner_hi = inner_lo;
+        }
         FASTCONV_PARALLEL_FOR_JOBS
         for (int64_t job = 0; job < jobs; ++job) {
             const T* in = a.input + job * in_plane;
             for (int64_t oh = 0; oh < a.out_height; ++oh) {
                 T* best = a.output + job * out_plane + oh * a.out_width;
-                int64_t* best_index = a.indices ? a.indices + job * out_plane + oh * a.out_width : nullptr;
-                for (int64_t ow = 0; ow < a.out_width; ++ow) best[ow] = neg_inf;
-                if (best_index)
-                    for (int64_t ow = 0; ow < a.out_width; ++ow) {
-                        const Window win = max_window(a, oh, ow);
-                        best_index[ow] = win.h_begin * a.in_width + win.w_begin;
-                    }
-                for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
-                    const int64_t ih = oh * a.stride_h - a.pad_h + kh * a.dilation_h;
-                    if (ih < 0 || ih >= a.in_height) continue;
-                    for (int64_t kw = 0; kw < a.kernel_width; ++kw) {
-                        const int64_t offset = kw * a.dilation_w - a.pad_w;  // iw = ow * sw + offset
-                        int64_t lo, hi;
-                        util::valid_output_range(offset, a.stride_w, a.in_width, a.out_width, &lo, &hi);
-                        max_tap(in + ih * a.in_width, ih * a.in_width, a.stride_w, offset, lo, hi, best, best_index);
-                    }
-                }
+                int64_t* best_index = a.indices + job * out_plane + oh * a.out_width;
+                if (inner_lo < inner_hi) max_row_fused_taps(a, in, oh, inner_lo, inner_hi, best, best_index);
+                max_row_by_taps(a, in, oh, 0, inner_lo, best, best_index);
+                max_row_by_taps(a, in, oh, inner_hi, a.out_width, best, best_index);
             }
         }
         return;
