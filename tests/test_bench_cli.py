@@ -137,9 +137,10 @@ def test_flush_runs_before_each_timed_call():
     x = np.ones(10)
     assert _bench.cold_plan(x.nbytes, 1 << 20) == _bench.ColdPlan("flush", 1)
     measured = _bench.measure_cold({"a": bind, "b": bind}, (x,), x, _bench.ColdPlan("flush", 1),
-                                   lambda: order.append("flush"), rounds=3)
+                                   lambda: order.append("flush"), rounds=3, settle=lambda: order.append("settle"))
     assert measured.samples == 3
-    assert order == ["call"] * 2 + ["flush", "call"] * 6  # two untimed checks, then flush, call, ...
+    # two untimed checks, then before each timed call the flush and the wait for idle thread pools
+    assert order == ["call"] * 2 + ["flush", "settle", "call"] * 6
     with pytest.raises(ValueError, match="flush"):
         _bench.measure_cold({"a": bind}, (x,), x, _bench.ColdPlan("flush", 1), None, rounds=1)
 

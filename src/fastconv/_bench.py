@@ -366,17 +366,35 @@ class CacheFlusher:
             self._pool = None
 
 
+def settle(quiet: float = 2e-3, limit: float = 0.05) -> float:
+    """Wait until no thread of this process has used the CPU for `quiet` seconds (at most `limit`
+    seconds); returns the seconds waited. OpenMP runtimes (fastconv's, PyTorch's, Numba's) keep
+    their workers spinning for some milliseconds after a parallel region: measured here, 4-8 ms
+    of CPU in the 50 ms after a 2-thread pool of each, which on a 2-core machine would slow
+    whichever implementation is timed next. After this every implementation starts with the
+    thread pools asleep, its own included."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        cpu = time.process_time()
+        time.sleep(quiet)
+        if time.process_time() - cpu < 0.1 * quiet:
+            break
+    return time.perf_counter() - start
+
+
 def measure_cold(binders: Dict[str, Callable[..., Callable[[], object]]], inputs: Sequence[np.ndarray],
                  reference: np.ndarray, plan: ColdPlan, flush: Optional[Callable[[], None]], rounds: int,
                  budget: Optional[float] = None, min_rounds: int = 5,
-                 probes: Optional[Dict[str, Callable[[], object]]] = None) -> Interleaved:
+                 probes: Optional[Dict[str, Callable[[], object]]] = None,
+                 settle: Callable[[], object] = settle) -> Interleaved:
     """Time each implementation one call at a time, cold, in turns: every round calls each once.
 
     `binders`: implementation -> function of the `inputs` returning the call (run on
     ``plan.copies`` copies of the inputs, built here). Before each timed call, untimed: with
     plan "rotate" the next copy is taken (one counter for all implementations, so consecutive
-    calls never share a copy); with "flush", `flush()` runs. Results are whatever the calls
-    allocate. Minor page faults are counted around each timed call. `rounds` is the most rounds;
+    calls never share a copy); with "flush", `flush()` runs; then `settle()` (default: `settle`)
+    waits for the thread pools to go idle. Results are whatever the calls allocate. Minor page
+    faults are counted around each timed call. `rounds` is the most rounds;
     with `budget` (seconds), fewer (not below `min_rounds`) when the first round says that
     `rounds` of them would take longer. `probes` as in measure_interleaved (run warm).
     """
@@ -401,6 +419,7 @@ def measure_cold(binders: Dict[str, Callable[..., Callable[[], object]]], inputs
             else:
                 function = calls[0][impl]
                 flush()  # type: ignore[misc]
+            settle()
             before = minor_faults()
             start = time.perf_counter()
             function()

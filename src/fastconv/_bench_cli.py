@@ -427,7 +427,7 @@ def format_report(report: Dict[str, Any]) -> str:
                      f">= {_cpu.format_size(m['cold_rotation_bytes'])} (4x L3) where {m['cold_max_copies']} "
                      f"or fewer do ('cold' column: rot xN), else a {_cpu.format_size(m['cold_flush_bytes'])} "
                      f"buffer read and written by {m['cold_flush_threads']} thread(s) before the call (flush); "
-                     f"results freshly allocated (cpp+out: into one preallocated array); median of up to "
+                     f"then a wait for idle thread pools; results freshly allocated (cpp+out: into one preallocated array); median of up to "
                      f"{m['calls_per_impl']} calls")
     elif "warm_samples_per_impl" in m:
         lines.append(f"warm: repeated calls on the same input (samples of >= 5 ms after >= 10 ms of untimed "
