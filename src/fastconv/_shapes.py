@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple, Union
 
-from . import _validate
+from . import _arguments
 
 Padding = Union[int, str, Tuple[int, int], Tuple[int, int, int, int]]
 
@@ -65,7 +65,7 @@ def conv_padding(padding: Padding, kernel_size: Tuple[int, int], dilation: Tuple
             return (top, bottom, left, right)
         msg = f"{function}: `padding` must be an int, a pair, a 4-tuple, 'same' or 'valid', got {padding!r}"
         raise ValueError(msg)
-    return _validate.padding_sides(padding, "padding", function)
+    return _arguments.padding_sides(padding, "padding", function)
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: Union[int, str, Tuple[int, int]] = 0,
@@ -105,10 +105,10 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: Unio
     55
     """
     function = "conv_output_size"
-    size = _validate.positive_int(size, "size", function)
-    kernel = _validate.positive_int(kernel_size, "kernel_size", function)
-    stride = _validate.positive_int(stride, "stride", function)
-    dilation = _validate.positive_int(dilation, "dilation", function)
+    size = _arguments.positive_int(size, "size", function)
+    kernel = _arguments.positive_int(kernel_size, "kernel_size", function)
+    stride = _arguments.positive_int(stride, "stride", function)
+    dilation = _arguments.positive_int(dilation, "dilation", function)
     if isinstance(padding, str):
         if padding == "same" and stride != 1:
             msg = f"{function}: padding='same' needs stride 1, got stride={stride}"
@@ -118,7 +118,7 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: Unio
             raise ValueError(msg)
         before, after = same_padding(kernel, dilation) if padding == "same" else (0, 0)
     else:
-        before, after = _validate.nonnegative_pair(padding, "padding", function)
+        before, after = _arguments.nonnegative_pair(padding, "padding", function)
     out = conv_extent(size, kernel, stride, before, after, dilation)
     if out < 1:
         msg = (f"{function}: the dilated kernel ({dilation * (kernel - 1) + 1}) is larger than the padded "
@@ -160,13 +160,13 @@ def pool_output_size(size: int, kernel_size: int, stride: Optional[int] = None, 
     2
     """
     function = "pool_output_size"
-    size = _validate.positive_int(size, "size", function)
-    kernel = _validate.positive_int(kernel_size, "kernel_size", function)
-    stride = kernel if stride is None else _validate.positive_int(stride, "stride", function)
-    dilation = _validate.positive_int(dilation, "dilation", function)
-    pad = _validate.nonnegative_int(padding, "padding", function)
-    ceil_mode = _validate.flag(ceil_mode, "ceil_mode", function)
-    _validate.pool_padding_fits((pad, pad), (kernel, kernel), function)
+    size = _arguments.positive_int(size, "size", function)
+    kernel = _arguments.positive_int(kernel_size, "kernel_size", function)
+    stride = kernel if stride is None else _arguments.positive_int(stride, "stride", function)
+    dilation = _arguments.positive_int(dilation, "dilation", function)
+    pad = _arguments.nonnegative_int(padding, "padding", function)
+    ceil_mode = _arguments.flag(ceil_mode, "ceil_mode", function)
+    _arguments.pool_padding_fits((pad, pad), (kernel, kernel), function)
     out = pool_extent(size, kernel, stride, pad, dilation, ceil_mode)
     if out < 1:
         msg = (f"{function}: the window ({dilation * (kernel - 1) + 1}) is larger than the padded input "
@@ -201,10 +201,10 @@ def conv_param_count(in_channels: int, out_channels: int, kernel_size: Union[int
     1792
     """
     function = "conv_param_count"
-    in_channels = _validate.positive_int(in_channels, "in_channels", function)
-    out_channels = _validate.positive_int(out_channels, "out_channels", function)
-    kh, kw = _validate.positive_pair(kernel_size, "kernel_size", function)
-    bias = _validate.flag(bias, "bias", function)
-    groups = _validate.positive_int(groups, "groups", function)
-    _validate.groups_divide(in_channels, out_channels, groups, function)
+    in_channels = _arguments.positive_int(in_channels, "in_channels", function)
+    out_channels = _arguments.positive_int(out_channels, "out_channels", function)
+    kh, kw = _arguments.positive_pair(kernel_size, "kernel_size", function)
+    bias = _arguments.flag(bias, "bias", function)
+    groups = _arguments.positive_int(groups, "groups", function)
+    _arguments.groups_divide(in_channels, out_channels, groups, function)
     return out_channels * (in_channels // groups * kh * kw + int(bias))
