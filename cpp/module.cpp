@@ -307,7 +307,6 @@ PYBIND11_MODULE(_core, m) {
         d["conv2d_group_pack_bytes"] = t.group_pack_bytes;
         d["conv2d_image_pass_bytes"] = t.image_pass_bytes;
         d["conv2d_lane_band_bytes"] = t.lane_band_bytes;
-        d["streaming_store_bytes"] = fastconv::streaming_store_bytes();
         return d;
     }, "The block sizes derived from the cache sizes.");
     m.def("kernels", &fastconv::compiled_kernel_names, "Every compiled kernel, as <kernel>_<isa>.");

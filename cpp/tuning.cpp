@@ -27,6 +27,4 @@ Conv2dTuning conv2d_tuning() {
     return {c.l2 / 8, c.l2, c.l2 / 16};
 }
 
-int64_t streaming_store_bytes() { return cache_sizes().l3 / 2; }
-
 }  // namespace fastconv

@@ -23,8 +23,4 @@ struct Conv2dTuning {
 };
 Conv2dTuning conv2d_tuning();
 
-// Outputs larger than this (half the L3) are written with non-temporal stores where a kernel
-// can: they would only evict the input on the way to memory.
-int64_t streaming_store_bytes();
-
 }  // namespace fastconv

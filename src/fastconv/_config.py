@@ -90,8 +90,7 @@ def show_config() -> Dict[str, Any]:
             f"cpp kernels:     {', '.join(cpp['kernels'])}",
             f"cpp cache-derived sizes: conv2d grouped packs <= {_cpu.format_size(tuning['conv2d_group_pack_bytes'])}, "
             f"igemm_channels image passes <= {_cpu.format_size(tuning['conv2d_image_pass_bytes'])}, "
-            f"NHWC depthwise bands ~{_cpu.format_size(tuning['conv2d_lane_band_bytes'])}, "
-            f"streaming stores for outputs > {_cpu.format_size(tuning['streaming_store_bytes'])}",
+            f"NHWC depthwise bands ~{_cpu.format_size(tuning['conv2d_lane_band_bytes'])}",
             f"cpp conv2d:      algorithm='auto' runs {cpp['conv2d_algorithms']['auto']}; "
             f"also 'igemm', 'winograd', 'direct'",
         ]
