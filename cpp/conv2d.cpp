@@ -296,12 +296,16 @@ void conv2d_igemm(const Conv2dArgs<T>& a, bool channels_in_lanes = false) {
         FASTCONV_PARALLEL_FOR_JOBS
         for (int64_t job = 0; job < jobs; ++job) {
             Conv2dIgemmArgs<T> mine = g;
-            mine.num_threads = 1;  // per_group kernels pick their scratch slice by thread index
+            mine.num_threads = 1;
             mine.input = a.input + job * image_elements;
             mine.output = a.output + job * output_elements;
-            if (unpacked) {
+            if (per_group) {
+                // this thread's slice: inside the kernel's one-thread region every thread is
+                // number 0 (two images once packed their groups into the same slice)
+                mine.group_scratch = packed_input + util::thread_index() * group_elements;
+            } else if (unpacked) {
                 mine.packed_input = mine.input;
-            } else if (!per_group) {
+            } else {
                 T* own = packed_input + util::thread_index() * image_stride;
                 for (int64_t c = 0; c < a.in_channels; ++c)
                     for (const int64_t phase : used_phases)

@@ -285,7 +285,8 @@ void igemm_driver(const Conv2dIgemmArgs<T>& a) {
         FASTCONV_PARALLEL_FOR_GROUP_JOBS
         for (int64_t job = 0; job < group_jobs; ++job) {
             const int64_t n = job / a.groups, g = job % a.groups;
-            T* packed = a.group_scratch + util::thread_index() * a.group_stride;
+            // one slice per thread of this region; a one-thread call was handed its own slice
+            T* packed = a.group_scratch + (a.num_threads > 1 ? util::thread_index() : 0) * a.group_stride;
             for (int64_t c = 0; c < in_per_group; ++c)
                 packing::pack_channel(a.pack, a.input, g * in_per_group + c, packed + c * channel_stride);
             for (int64_t super_block = 0; super_block < super_blocks; ++super_block)
