@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["fastconv.conv", "fastconv.pool", "fastconv._shapes", "fastconv._dispatch", "fastconv.nn",
-           "fastconv.models", "fastconv.kernels", "fastconv.filters", "fastconv.torch"]
+           "fastconv.nn.module", "fastconv.models", "fastconv.kernels", "fastconv.filters", "fastconv.torch"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,59 @@
+"""Elementwise and normalising activations: ``ReLU``, ``Softmax``, ``LogSoftmax``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .module import Module
+
+
+class ReLU(Module):
+    """max(x, 0) elementwise (NaN stays NaN)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = np.maximum(x, np.zeros((), np.asarray(x).dtype))  # NaN stays NaN
+        self._save(_positive=y > 0 if self.training else None)
+        return y
+
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
+        return np.where(self._saved("_positive"), grad_output, np.zeros((), np.asarray(grad_output).dtype))
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        shifted = np.exp(x - x.max(axis=self.dim, keepdims=True))
+        y = shifted / shifted.sum(axis=self.dim, keepdims=True)
+        self._save(_output=y)
+        return y
+
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
+        y = self._saved("_output")
+        grad = np.asarray(grad_output)
+        return y * (grad - (grad * y).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Module):
+    """log(softmax(x)) along ``dim``, computed stably."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        shifted = x - x.max(axis=self.dim, keepdims=True)
+        y = shifted - np.log(np.exp(shifted).sum(axis=self.dim, keepdims=True))
+        self._save(_output=y)
+        return y
+
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
+        y = self._saved("_output")
+        grad = np.asarray(grad_output)
+        return grad - np.exp(y) * grad.sum(axis=self.dim, keepdims=True)
