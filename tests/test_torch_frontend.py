@@ -10,6 +10,15 @@ from _cases import random_conv_case, random_pool_case  # noqa: E402
 F = torch.nn.functional
 
 
+@pytest.fixture(autouse=True)
+def every_size_on_fastconv():
+    """The result tests compare fastconv with torch: no call may be handed to torch for its size
+    (the routing itself is tested below, with its own thresholds)."""
+    ft.set_thresholds({op: {"float32": 0, "float64": 0} for op in ft.thresholds()})
+    yield
+    ft.set_thresholds(None)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_conv2d_matches_torch(seed, dtype):
     case = random_conv_case(np.random.default_rng(500 + seed), dtype)
@@ -84,3 +93,113 @@ def test_patched_restores_after_an_exception():
         with ft.patched():
             1 / 0
     assert (F.conv2d, F.max_pool2d, F.avg_pool2d) == original
+
+
+class _Recorder:
+    """Stands in for torch's original function and records that it was called."""
+
+    def __init__(self, function):
+        self.function, self.calls = function, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.function(*args, **kwargs)
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv2d_depthwise", "max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_small_calls_go_to_torch(monkeypatch, op, dtype):
+    small, large = torch.randn(1, 4, 6, 6, dtype=dtype), torch.randn(2, 4, 12, 12, dtype=dtype)
+    groups = 4 if op == "conv2d_depthwise" else 1
+    weight = torch.randn(4, 4 // groups, 3, 3, dtype=dtype)
+    original = "conv2d" if op.startswith("conv2d") else op
+    calls = {"conv2d": lambda x: ft.conv2d(x, weight, None, 1, 1, 1, groups),
+             "max_pool2d": lambda x: ft.max_pool2d(x, 3, 1, 1),
+             "avg_pool2d": lambda x: ft.avg_pool2d(x, 3, 1, 1)}[original]
+    work = {"conv2d": ft._conv_work, "max_pool2d": lambda x: ft._pool_work(x, 3),
+            "avg_pool2d": lambda x: ft._pool_work(x, 3)}[original]
+    name = "float32" if dtype == torch.float32 else "float64"
+    ft.set_thresholds({op: {name: (work(small, weight) if original == "conv2d" else work(small)) + 1}})
+    recorder = _Recorder(ft._ORIGINALS[original])
+    monkeypatch.setitem(ft._ORIGINALS, original, recorder)
+    expected = {"conv2d": lambda x: F.conv2d(x, weight, None, 1, 1, 1, groups),
+                "max_pool2d": lambda x: F.max_pool2d(x, 3, 1, 1),
+                "avg_pool2d": lambda x: F.avg_pool2d(x, 3, 1, 1)}[original]
+    torch.testing.assert_close(calls(small), expected(small))
+    assert recorder.calls == 1  # below the threshold: torch's own function
+    torch.testing.assert_close(calls(large), expected(large))
+    assert recorder.calls == 1  # above it: fastconv
+
+
+def test_set_thresholds_validates_and_reloads():
+    with pytest.raises(ValueError, match="unknown op 'conv3d'"):
+        ft.set_thresholds({"conv3d": {"float32": 1}})
+    with pytest.raises(ValueError, match="max_pool2d"):
+        ft.set_thresholds({"max_pool2d": {"float32": -1}})
+    with pytest.raises(ValueError, match="float16"):
+        ft.set_thresholds({"max_pool2d": {"float16": 5}})
+    ft.set_thresholds({"max_pool2d": {"float32": 123}})
+    assert ft.thresholds()["max_pool2d"]["float32"] == 123
+    ft.set_thresholds(None)
+    from fastconv import _torch_thresholds
+
+    assert ft.thresholds() == _torch_thresholds.load()
+
+
+def test_stored_thresholds_are_read(tmp_path, monkeypatch):
+    from fastconv import _torch_thresholds
+
+    path = tmp_path / "thresholds.json"
+    monkeypatch.setenv("FASTCONV_TORCH_THRESHOLDS", str(path))
+    assert _torch_thresholds.load() == _torch_thresholds.DEFAULTS  # no file yet
+    path.write_text('{"thresholds": {"avg_pool2d": {"float64": 77}, "conv2d": {"float32": -5}}}')
+    loaded = _torch_thresholds.load()
+    assert loaded["avg_pool2d"]["float64"] == 77
+    assert loaded["conv2d"]["float32"] == _torch_thresholds.DEFAULTS["conv2d"]["float32"]  # invalid: ignored
+    path.write_text("not json")
+    assert _torch_thresholds.load() == _torch_thresholds.DEFAULTS
+    monkeypatch.setenv("FASTCONV_TORCH_THRESHOLDS", "off")
+    assert all(v == 0 for by_dtype in _torch_thresholds.load().values() for v in by_dtype.values())
+
+
+@pytest.mark.parametrize("wins, expected", [
+    ([True, True, True, True, True], 0.0),
+    ([False, False, True, True, True], 30.0),
+    ([False, True, False, True, True, True, True, True, True], 20.0),  # one noisy rung: ignored
+    ([False, True, False, False, True], 50.0),
+    ([False, False, False, False, False], 100.0),
+])
+def test_crossover(wins, expected):
+    from fastconv import _torch_thresholds
+
+    rungs = [(10.0 * (i + 1), ("torch", i), ("fastconv", i)) for i in range(len(wins))]
+    def time_call(call):  # fastconv 1 s where it wins, else 3 s; torch 2 s
+        who, i = call
+        return 2.0 if who == "torch" else (1.0 if wins[i] else 3.0)
+    assert _torch_thresholds.crossover(rungs, time_call) == (expected if expected != 100.0 else 2 * rungs[-1][0])
+
+
+def test_calibrate_stores(tmp_path, monkeypatch):
+    from fastconv import _torch_thresholds
+
+    path = tmp_path / "t.json"
+    monkeypatch.setenv("FASTCONV_TORCH_THRESHOLDS", str(path))
+    monkeypatch.setattr(_torch_thresholds, "_ladder", lambda op, dtype, torch: [])  # no timing in a test
+    monkeypatch.setattr(_torch_thresholds, "crossover", lambda rungs: 4096.0)
+    lines = []
+    measured = _torch_thresholds.calibrate(store=True, write=lines.append)
+    assert measured == {op: {"float32": 4096.0, "float64": 4096.0} for op in _torch_thresholds.OPS}
+    assert _torch_thresholds.load() == measured
+    assert str(path) in lines[-1]
+
+
+@pytest.mark.parametrize("op", ["conv2d", "conv2d_depthwise", "max_pool2d", "avg_pool2d"])
+def test_calibration_ladder_times_equal_calls(op):
+    """calibrate() compares torch's call with fastconv's on each rung: the two give one result."""
+    from fastconv import _torch_thresholds
+
+    rungs = _torch_thresholds._ladder(op, torch.float64, torch)
+    works = [work for work, _, _ in rungs]
+    assert works == sorted(works) and works[0] > 0
+    for _, theirs, ours in rungs[:4]:
+        torch.testing.assert_close(ours(), theirs())

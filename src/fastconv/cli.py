@@ -25,6 +25,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     bench.add_argument("--peers", default="torch,cv2,scipy", help="comma-separated peers to compare with")
     bench.add_argument("--json", metavar="FILE", help="write the results as JSON")
     bench.add_argument("--plot", metavar="FILE.png", help="bar chart of the speed-ups (needs matplotlib)")
+    calibrate = commands.add_parser("calibrate-torch", help="measure below which sizes fastconv.torch hands calls "
+                                    "back to torch (needs torch)")
+    calibrate.add_argument("--store", action="store_true", help="save them where fastconv.torch reads them at import")
     filtering = commands.add_parser("filter", help="apply an image kernel to image files (needs Pillow)")
     filtering.add_argument("inputs", nargs="*", metavar="IMAGE")
     filtering.add_argument("-k", "--kernel", help="kernel name (see --list); 'sobel' gives the gradient magnitude")
@@ -45,6 +48,15 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         return bench_main(args.suites, args.quick, args.threads, args.backends, args.peers, args.json, args.plot,
                           warm=args.warm, cases=args.cases)
+    if args.command == "calibrate-torch":
+        try:
+            from ._torch_thresholds import calibrate
+            import torch  # noqa: F401
+        except ImportError:
+            print("fastconv calibrate-torch: needs torch (pip install torch)", file=sys.stderr)
+            return 1
+        calibrate(store=args.store)
+        return 0
     if args.command == "filter":
         from ._filter_cli import main as filter_main
 

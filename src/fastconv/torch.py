@@ -4,7 +4,9 @@ torch's signatures and results, and ``patched()`` to route ``torch.nn.functional
 Inputs are shared with NumPy without copies (a channels-last tensor runs fastconv's NHWC path),
 results come back as tensors over fastconv's arrays. Whatever fastconv does not serve goes to
 torch's own function unchanged: tensors that need gradients while grad mode is on, non-CPU
-tensors, dtypes other than float32/float64, mixed dtypes.
+tensors, dtypes other than float32/float64, mixed dtypes, and calls too small for fastconv to
+be the faster (per-op thresholds measured by ``fastconv._torch_thresholds.calibrate()``; see
+``thresholds()`` / ``set_thresholds()``).
 
 Examples
 --------
@@ -25,6 +27,7 @@ from typing import Any, Callable, Dict, Iterator, Optional
 import numpy as np
 import torch as _torch
 
+from . import _torch_thresholds as _thresholds_module
 from .conv import conv2d as _conv2d
 from .pool import avg_pool2d as _avg_pool2d
 from .pool import max_pool2d as _max_pool2d
@@ -33,6 +36,7 @@ _F = _torch.nn.functional
 _ORIGINALS: Dict[str, Callable[..., Any]] = {"conv2d": _F.conv2d, "max_pool2d": _F.max_pool2d,
                                               "avg_pool2d": _F.avg_pool2d}
 _FLOATS = (_torch.float32, _torch.float64)
+_THRESHOLDS: Dict[str, Dict[str, float]] = _thresholds_module.load()
 
 
 def _served(*tensors: Optional[_torch.Tensor]) -> bool:
@@ -64,9 +68,35 @@ def _as_tensor(array: np.ndarray, layout: str) -> _torch.Tensor:
 
 def conv2d(input: _torch.Tensor, weight: _torch.Tensor, bias: Optional[_torch.Tensor] = None, stride: Any = 1,
            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> _torch.Tensor:
-    """``torch.nn.functional.conv2d``, run by fastconv when it serves the call."""
-    if not _served(input, weight, bias):
+    """``torch.nn.functional.conv2d``, run by fastconv when it serves the call and it is large
+    enough for fastconv to be the faster (see fastconv._torch_thresholds)."""
+    if not _served(input, weight, bias) or _conv_work(input, weight) < _conv_threshold(input, weight, groups):
         return _ORIGINALS["conv2d"](input, weight, bias, stride, padding, dilation, groups)
+    return _serve_conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
+def max_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """``torch.nn.functional.max_pool2d``, run by fastconv when it serves the call and it is
+    large enough for fastconv to be the faster."""
+    if not _served(input) or _pool_work(input, kernel_size) < _THRESHOLDS["max_pool2d"][_dtype_name(input)]:
+        return _ORIGINALS["max_pool2d"](input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode,
+                                        return_indices=return_indices)
+    return _serve_max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def avg_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: Optional[int] = None) -> _torch.Tensor:
+    """``torch.nn.functional.avg_pool2d``, run by fastconv when it serves the call and it is
+    large enough for fastconv to be the faster."""
+    if not _served(input) or _pool_work(input, kernel_size) < _THRESHOLDS["avg_pool2d"][_dtype_name(input)]:
+        return _ORIGINALS["avg_pool2d"](input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                        divisor_override)
+    return _serve_avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def _serve_conv2d(input: _torch.Tensor, weight: _torch.Tensor, bias: Optional[_torch.Tensor], stride: Any,
+                  padding: Any, dilation: Any, groups: int) -> _torch.Tensor:
     x, layout = _as_numpy(input)
     if input.dim() == 3:
         layout = "NCHW"
@@ -75,12 +105,8 @@ def conv2d(input: _torch.Tensor, weight: _torch.Tensor, bias: Optional[_torch.Te
     return _as_tensor(out, layout)
 
 
-def max_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-               ceil_mode: bool = False, return_indices: bool = False) -> Any:
-    """``torch.nn.functional.max_pool2d``, run by fastconv when it serves the call."""
-    if not _served(input):
-        return _ORIGINALS["max_pool2d"](input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode,
-                                        return_indices=return_indices)
+def _serve_max_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+                      ceil_mode: bool, return_indices: bool) -> Any:
     x, layout = _as_numpy(input)
     if input.dim() == 3:
         layout = "NCHW"
@@ -91,18 +117,66 @@ def max_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, paddi
     return _as_tensor(result, layout)
 
 
-def avg_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: Optional[int] = None) -> _torch.Tensor:
-    """``torch.nn.functional.avg_pool2d``, run by fastconv when it serves the call."""
-    if not _served(input):
-        return _ORIGINALS["avg_pool2d"](input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                                        divisor_override)
+def _serve_avg_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,
+                      count_include_pad: bool, divisor_override: Optional[int]) -> _torch.Tensor:
     x, layout = _as_numpy(input)
     if input.dim() == 3:
         layout = "NCHW"
     out = _avg_pool2d(x, _pair(kernel_size), _stride(stride), _pair(padding), ceil_mode, count_include_pad,
                       divisor_override, layout=layout)
     return _as_tensor(out, layout)
+
+
+def _dtype_name(t: _torch.Tensor) -> str:
+    return "float32" if t.dtype == _torch.float32 else "float64"
+
+
+def _conv_threshold(input: _torch.Tensor, weight: _torch.Tensor, groups: Any) -> float:
+    depthwise = weight.dim() == 4 and weight.shape[1] == 1 and groups == input.shape[-3] and groups != 1
+    return _THRESHOLDS["conv2d_depthwise" if depthwise else "conv2d"][_dtype_name(input)]
+
+
+def _conv_work(input: _torch.Tensor, weight: _torch.Tensor) -> float:
+    """Multiply-adds at stride 1: positions x output channels x (C_in / groups) x taps."""
+    channels = input.shape[-3]
+    return input.numel() / max(channels, 1) * weight.numel()
+
+
+def _pool_work(input: _torch.Tensor, kernel_size: Any) -> float:
+    """Input elements x window cells (a malformed kernel_size counts as 1: validation reports it)."""
+    try:
+        if isinstance(kernel_size, (list, tuple)):
+            cells = int(kernel_size[0]) * int(kernel_size[-1])
+        else:
+            cells = int(kernel_size) ** 2
+    except (TypeError, ValueError, IndexError):
+        cells = 1
+    return float(input.numel() * max(cells, 1))
+
+
+def thresholds() -> Dict[str, Dict[str, float]]:
+    """The work below which each op goes to torch's own function, by dtype (a copy)."""
+    return {op: dict(by_dtype) for op, by_dtype in _THRESHOLDS.items()}
+
+
+def set_thresholds(values: Optional[Dict[str, Dict[str, float]]] = None) -> None:
+    """Replace the thresholds ({op: {dtype: work}}, ops and dtypes as in thresholds()); None
+    reloads the stored or default ones. 0 serves every size with fastconv."""
+    global _THRESHOLDS
+    if values is None:
+        _THRESHOLDS = _thresholds_module.load()
+        return
+    updated = thresholds()
+    for op, by_dtype in values.items():
+        if op not in updated:
+            msg = f"set_thresholds: unknown op {op!r}; choose from {', '.join(updated)}"
+            raise ValueError(msg)
+        for dtype, work in by_dtype.items():
+            if dtype not in updated[op] or not isinstance(work, (int, float)) or work < 0:
+                msg = f"set_thresholds: {op}[{dtype!r}] must be a non-negative number for float32/float64, got {work!r}"
+                raise ValueError(msg)
+            updated[op][dtype] = float(work)
+    _THRESHOLDS = updated
 
 
 def _pair(value: Any) -> Any:
@@ -148,4 +222,4 @@ def patched() -> Iterator[None]:
                 _F.avg_pool2d = _ORIGINALS["avg_pool2d"]
 
 
-__all__ = ["avg_pool2d", "conv2d", "max_pool2d", "patched"]
+__all__ = ["avg_pool2d", "conv2d", "max_pool2d", "patched", "set_thresholds", "thresholds"]
