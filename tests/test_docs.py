@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["fastconv.conv", "fastconv.pool", "fastconv._shapes", "fastconv._dispatch", "fastconv.nn",
-           "fastconv.nn.module", "fastconv.models", "fastconv.kernels", "fastconv.filters", "fastconv.torch"]
+           "fastconv.nn.module", "fastconv.nn.normalization", "fastconv.models", "fastconv.kernels",
+           "fastconv.filters", "fastconv.torch"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -116,3 +116,60 @@ def test_bad_shapes_between_layers_name_the_layer():
         model(np.zeros((1, 4, 10, 10), np.float32))
     with pytest.raises(TypeError, match="Sequential: item 1"):
         nn.Sequential(nn.ReLU(), "relu")
+
+
+def test_relu6_matches_torch(dtype):
+    torch = _torch()
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((2, 3, 5, 4)) * 5 + 3).astype(dtype)
+    x.flat[:8] = [np.nan, -np.inf, np.inf, 0.0, 6.0, -0.0, 5.999, 1e-30]  # NaN and the edges, as torch
+    grad = rng.standard_normal(x.shape).astype(dtype)
+    layer = nn.ReLU6()
+    y = layer(x)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.ReLU6()(tx)
+    (expected_grad,) = torch.autograd.grad(ty, tx, torch.from_numpy(grad))
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    assert y.dtype == dtype and np.isnan(y.flat[0])
+    grad_input = layer.backward(grad)
+    assert grad_input.flat[0] == 0  # at NaN: torch's vectorised kernel gives 0, its scalar tail loop 1
+    np.testing.assert_array_equal(grad_input.flat[1:], expected_grad.numpy().flat[1:])
+    layer.eval()
+    np.testing.assert_array_equal(layer(x), y)
+
+
+def test_identity_passes_through():
+    x = np.random.default_rng(6).standard_normal((2, 3))
+    layer = nn.Identity(54, unused_argument=0.1)  # arguments ignored, as torch's
+    assert layer(x) is x and layer.backward(x) is x and layer.backward(x, need_input=False) is None
+    assert repr(layer) == "Identity()" and layer.parameters() == [] and not layer.state_dict()
+
+
+def test_to_converts_parameters_and_gradients():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, rng=0), nn.Flatten(), nn.Linear(2, 3, rng=1))
+    before = model.state_dict()
+    model(np.ones((1, 1, 3, 3), np.float32))
+    model.backward(np.ones((1, 3), np.float32))
+    assert model.to("float64") is model
+    for name, p in model.named_parameters():
+        assert p.data.dtype == np.float64 and p.grad.dtype == np.float64, name
+        np.testing.assert_array_equal(p.data, before[name])
+    assert model(np.ones((1, 1, 3, 3))).dtype == np.float64
+    assert model.float() is model and all(p.data.dtype == np.float32 for p in model.parameters())
+    with pytest.raises(TypeError, match="float32 or float64, got float16"):
+        model.to(np.float16)
+
+
+def test_load_state_dict_copies():
+    torch = _torch()
+    twin = torch.nn.Linear(4, 3)
+    layer = nn.Linear(4, 3)
+    layer.load_state_dict(twin.state_dict())
+    source = {k: v.numpy() for k, v in twin.state_dict().items()}
+    other = nn.Linear(4, 3)
+    other.load_state_dict(source)
+    expected = twin.weight.detach().numpy().copy()
+    layer.weight.data -= 1.0  # what an optimiser step does
+    other.weight.data -= 1.0
+    np.testing.assert_array_equal(twin.weight.detach().numpy(), expected)
+    np.testing.assert_array_equal(source["weight"], expected)

@@ -17,15 +17,16 @@ Examples
 (1, 10)
 """
 
-from .activation import LogSoftmax, ReLU, Softmax
+from .activation import LogSoftmax, ReLU, ReLU6, Softmax
 from .container import Sequential
 from .conv import Conv2d
-from .linear import Dropout, Flatten, Linear
+from .linear import Dropout, Flatten, Identity, Linear
 from .loss import CrossEntropyLoss
 from .module import Module, Parameter, summary
+from .normalization import BatchNorm2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AvgPool2d", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "Linear", "LogSoftmax",
-    "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Softmax", "summary",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "Identity",
+    "Linear", "LogSoftmax", "MaxPool2d", "Module", "Parameter", "ReLU", "ReLU6", "Sequential", "Softmax", "summary",
 ]

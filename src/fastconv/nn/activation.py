@@ -1,4 +1,4 @@
-"""Elementwise and normalising activations: ``ReLU``, ``Softmax``, ``LogSoftmax``."""
+"""Elementwise and normalising activations: ``ReLU``, ``ReLU6``, ``Softmax``, ``LogSoftmax``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,23 @@ class ReLU(Module):
 
     def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         return np.where(self._saved("_positive"), grad_output, np.zeros((), np.asarray(grad_output).dtype))
+
+
+class ReLU6(Module):
+    """min(max(x, 0), 6) elementwise, as ``torch.nn.ReLU6`` (MobileNetV2's activation).
+
+    NaN stays NaN; the gradient passes where 0 < x < 6, so not at NaN (torch's vectorised kernel
+    gives 0 there too, its scalar loop over a tensor's last elements passes the gradient).
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        dtype = np.asarray(x).dtype
+        y = np.minimum(np.maximum(x, np.zeros((), dtype)), np.full((), 6, dtype))  # NaN stays NaN
+        self._save(_passes=(y > 0) & (y < 6) if self.training else None)
+        return y
+
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
+        return np.where(self._saved("_passes"), grad_output, np.zeros((), np.asarray(grad_output).dtype))
 
 
 class Softmax(Module):

@@ -1,9 +1,10 @@
-"""``Linear`` (on NumPy's BLAS) and the layers that only reshape or mask: ``Flatten``, ``Dropout``."""
+"""``Linear`` (on NumPy's BLAS) and the layers that only reshape, mask or pass on: ``Flatten``,
+``Dropout``, ``Identity``."""
 
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -103,3 +104,17 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Identity(Module):
+    """Returns its input unchanged, as ``torch.nn.Identity`` (a placeholder, e.g. for a skipped
+    layer; any arguments are ignored)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def backward(self, grad_output: np.ndarray, need_input: bool = True) -> Optional[np.ndarray]:
+        return grad_output if need_input else None

@@ -1,5 +1,5 @@
-"""The base of every layer: ``Parameter``, ``Module`` (parameters, sub-modules, modes, state
-dicts), the helpers the layers share, and ``summary``."""
+"""The base of every layer: ``Parameter``, ``Module`` (parameters, buffers, sub-modules, modes,
+state dicts, dtype conversion), the helpers the layers share, and ``summary``."""
 
 from __future__ import annotations
 
@@ -27,10 +27,16 @@ class Parameter:
 
 
 class Module:
-    """Base of every layer: holds parameters and sub-modules in the order they are assigned."""
+    """Base of every layer: holds parameters, buffers and sub-modules in the order they are assigned.
+
+    Buffers are arrays that are state but not learnt (``BatchNorm2d``'s running statistics):
+    declared with ``register_buffer``, they are in ``state_dict()`` and converted by ``to()``, but
+    not in ``parameters()``. Assigning to a buffer's attribute replaces the buffer.
+    """
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
@@ -39,7 +45,15 @@ class Module:
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
+        elif name in self.__dict__.get("_buffers", ()):  # (attributes set before Module.__init__ still work)
+            self._buffers[name] = value
         object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, array: Optional[np.ndarray]) -> None:
+        """Declare ``name`` a buffer holding ``array`` (None: declared, but left out of the state
+        dict until an array is assigned, as torch's buffers of None)."""
+        self._buffers[name] = None if array is None else np.asarray(array)
+        object.__setattr__(self, name, self._buffers[name])
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - every layer defines it
         raise NotImplementedError
@@ -75,6 +89,16 @@ class Module:
     def parameters(self) -> List[Parameter]:
         return [p for _, p in self.named_parameters()]
 
+    def named_buffers(self, prefix: str = "") -> Iterator[Tuple[str, np.ndarray]]:
+        for name, buffer in self._buffers.items():
+            if buffer is not None:
+                yield prefix + name, buffer
+        for name, module in self._modules.items():
+            yield from module.named_buffers(prefix + name + ".")
+
+    def buffers(self) -> List[np.ndarray]:
+        return [b for _, b in self.named_buffers()]
+
     def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, "Module"]]:
         yield prefix.rstrip("."), self
         for name, module in self._modules.items():
@@ -92,33 +116,79 @@ class Module:
         for parameter in self.parameters():
             parameter.grad = None
 
+    def to(self, dtype: Any) -> "Module":
+        """Convert every floating parameter (and its ``.grad``) and buffer to ``dtype``, float32 or
+        float64, as torch's ``Module.to(dtype)``: integer buffers (``num_batches_tracked``) keep
+        theirs. Returns the module itself.
+        """
+        target = np.dtype(dtype)
+        if target not in (np.dtype(np.float32), np.dtype(np.float64)):
+            msg = f"Module.to: `dtype` must be float32 or float64, got {target}"
+            raise TypeError(msg)
+        for _, module in self.named_modules():
+            for parameter in module._parameters.values():
+                if parameter is not None:
+                    parameter.data = parameter.data.astype(target, copy=False)
+                    if parameter.grad is not None:
+                        parameter.grad = parameter.grad.astype(target, copy=False)
+            for name, buffer in module._buffers.items():
+                if buffer is not None and buffer.dtype.kind == "f":
+                    setattr(module, name, buffer.astype(target, copy=False))
+        return self
+
+    def float(self) -> "Module":
+        """``to(np.float32)``."""
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        """``to(np.float64)``."""
+        return self.to(np.float64)
+
+    def _state(self, prefix: str = "") -> Iterator[Tuple[str, "Module", str, np.ndarray]]:
+        """(key, owner, attribute, array) of every parameter and buffer, in torch's state-dict
+        order: a module's parameters, then its buffers, then its sub-modules'."""
+        for name, parameter in self._parameters.items():
+            if parameter is not None:
+                yield prefix + name, self, name, parameter.data
+        for name, buffer in self._buffers.items():
+            if buffer is not None:
+                yield prefix + name, self, name, buffer
+        for name, module in self._modules.items():
+            yield from module._state(prefix + name + ".")
+
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Copies of every parameter under PyTorch's key names (``features.0.weight``, ...)."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        """Copies of every parameter and buffer under PyTorch's key names (``features.0.weight``,
+        ``bn1.running_mean``, ...)."""
+        return OrderedDict((key, array.copy()) for key, _, _, array in self._state())
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
         """Load arrays (or CPU tensors) by key; shapes must match, and with ``strict`` the keys too.
 
-        Values are converted to each parameter's dtype.
+        Values are copied (the model never shares memory with ``state``) and converted to each
+        parameter's or buffer's dtype.
         """
-        own = dict(self.named_parameters())
+        own = {key: (owner, name, array) for key, owner, name, array in self._state()}
         if strict:
             missing = sorted(set(own) - set(state))
             unexpected = sorted(set(state) - set(own))
             if missing or unexpected:
                 msg = f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
                 raise KeyError(msg)
-        for name, value in state.items():
-            if name not in own:
+        for key, value in state.items():
+            if key not in own:
                 continue
             if hasattr(value, "detach"):  # a torch tensor
                 value = value.detach().cpu().numpy()
             array = np.asarray(value)
-            target = own[name]
-            if array.shape != target.data.shape:
-                msg = f"load_state_dict: {name!r} has shape {array.shape}, the model expects {target.data.shape}"
+            owner, name, current = own[key]
+            if array.shape != current.shape:
+                msg = f"load_state_dict: {key!r} has shape {array.shape}, the model expects {current.shape}"
                 raise ValueError(msg)
-            target.data = np.ascontiguousarray(array, dtype=target.data.dtype)
+            copy = np.array(array, dtype=current.dtype, order="C", copy=True)
+            if name in owner._parameters:
+                owner._parameters[name].data = copy
+            else:
+                setattr(owner, name, copy)
 
     def extra_repr(self) -> str:
         return ""
