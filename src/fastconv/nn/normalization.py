@@ -48,11 +48,9 @@ class BatchNorm2d(Module):
     Notes
     -----
     The output has the input's dtype; sums are accumulated in float64. ``backward`` after a
-    forward that used the batch's statistics gives the full gradient through them; after an
-    eval-mode forward with the running statistics the layer is an affine map, and ``backward``
-    gives its gradient (``grad * weight / sqrt(running_var + eps)`` for the input; the weight and
-    bias gradients as in training), which is why this layer, unlike the others, also keeps a
-    reference to its input in eval mode.
+    training-mode forward gives the full gradient through the batch's statistics. Like every
+    layer, it keeps what backward needs in training mode only: an eval-mode forward (inference)
+    holds no reference to its input, and backward after one raises RuntimeError.
 
     Examples
     --------
@@ -131,7 +129,7 @@ class BatchNorm2d(Module):
             self.running_mean += factor * mean
             self.running_var *= 1.0 - factor
             self.running_var += factor * var * (count / (count - 1))
-        object.__setattr__(self, "_cache", ("batch", normalised, invstd))
+        self._save(_cache=("batch", normalised, invstd))
         weight, bias = self._weight_bias()
         y = normalised * _channel(weight, x.dtype)
         y += _channel(bias, x.dtype)
@@ -145,7 +143,7 @@ class BatchNorm2d(Module):
         # the affine map in one multiply and one add, as torch's CPU kernel
         y = x * _channel(scale, x.dtype)
         y += _channel(bias - mean * scale, x.dtype)
-        object.__setattr__(self, "_cache", ("running", x, mean, invstd))
+        self._save(_cache=None)  # eval mode: nothing kept, and no stale training cache either
         return y
 
     def backward(self, grad_output: np.ndarray, need_input: bool = True) -> Optional[np.ndarray]:
@@ -156,19 +154,13 @@ class BatchNorm2d(Module):
             raise ValueError(msg)
         dtype = cache[1].dtype
         weight, _ = self._weight_bias()
-        if cache[0] == "batch":
-            _, normalised, invstd = cache
-        else:
-            _, x, mean, invstd = cache
-            normalised = (x - _channel(mean, dtype)) * _channel(invstd, dtype)
+        _, normalised, invstd = cache
         grad_bias = grad.sum(axis=_AXES, dtype=np.float64)
         grad_weight = (grad * normalised).sum(axis=_AXES, dtype=np.float64)
         _accumulate(self.weight, grad_weight)
         _accumulate(self.bias, grad_bias)
         if not need_input:
             return None
-        if cache[0] == "running":  # the statistics are constants
-            return grad * _channel(weight * invstd, dtype)
         # through the batch's mean and variance: (weight * invstd) * (g - mean(g) - x_hat * mean(g * x_hat))
         count = max(1, normalised.size // self.num_features)
         grad_input = normalised * _channel(grad_weight / count, dtype)
