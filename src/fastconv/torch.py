@@ -70,7 +70,7 @@ def conv2d(input: _torch.Tensor, weight: _torch.Tensor, bias: Optional[_torch.Te
            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> _torch.Tensor:
     """``torch.nn.functional.conv2d``, run by fastconv when it serves the call and it is large
     enough for fastconv to be the faster (see fastconv._torch_thresholds)."""
-    if not _served(input, weight, bias) or _conv_work(input, weight) < _conv_threshold(input, weight, groups):
+    if _conv_work(input, weight) < _conv_threshold(input, weight, groups) or not _served(input, weight, bias):
         return _ORIGINALS["conv2d"](input, weight, bias, stride, padding, dilation, groups)
     return _serve_conv2d(input, weight, bias, stride, padding, dilation, groups)
 
@@ -79,7 +79,7 @@ def max_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, paddi
                ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """``torch.nn.functional.max_pool2d``, run by fastconv when it serves the call and it is
     large enough for fastconv to be the faster."""
-    if not _served(input) or _pool_work(input, kernel_size) < _THRESHOLDS["max_pool2d"][_dtype_name(input)]:
+    if _pool_work(input, kernel_size) < _threshold("max_pool2d", input) or not _served(input):
         return _ORIGINALS["max_pool2d"](input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode,
                                         return_indices=return_indices)
     return _serve_max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
@@ -89,7 +89,7 @@ def avg_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, paddi
                count_include_pad: bool = True, divisor_override: Optional[int] = None) -> _torch.Tensor:
     """``torch.nn.functional.avg_pool2d``, run by fastconv when it serves the call and it is
     large enough for fastconv to be the faster."""
-    if not _served(input) or _pool_work(input, kernel_size) < _THRESHOLDS["avg_pool2d"][_dtype_name(input)]:
+    if _pool_work(input, kernel_size) < _threshold("avg_pool2d", input) or not _served(input):
         return _ORIGINALS["avg_pool2d"](input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                                         divisor_override)
     return _serve_avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
@@ -127,23 +127,36 @@ def _serve_avg_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any, paddi
     return _as_tensor(out, layout)
 
 
-def _dtype_name(t: _torch.Tensor) -> str:
-    return "float32" if t.dtype == _torch.float32 else "float64"
+# The size test runs first, before _served: whatever it sends to torch's own function is right
+# to send there (an argument fastconv would not serve included), and a small call pays little
+# more than torch's own cost. Anything that is not a float32/float64 tensor of 3 or 4 dimensions
+# measures as 0 work and so goes to torch.
+_DTYPE_NAMES = {_torch.float32: "float32", _torch.float64: "float64"}
 
 
-def _conv_threshold(input: _torch.Tensor, weight: _torch.Tensor, groups: Any) -> float:
+def _threshold(op: str, input: Any) -> float:
+    name = _DTYPE_NAMES.get(getattr(input, "dtype", None))
+    return _THRESHOLDS[op][name] if name else float("inf")
+
+
+def _conv_threshold(input: Any, weight: Any, groups: Any) -> float:
+    if not (isinstance(input, _torch.Tensor) and isinstance(weight, _torch.Tensor) and input.dim() in (3, 4)):
+        return float("inf")
     depthwise = weight.dim() == 4 and weight.shape[1] == 1 and groups == input.shape[-3] and groups != 1
-    return _THRESHOLDS["conv2d_depthwise" if depthwise else "conv2d"][_dtype_name(input)]
+    return _threshold("conv2d_depthwise" if depthwise else "conv2d", input)
 
 
-def _conv_work(input: _torch.Tensor, weight: _torch.Tensor) -> float:
+def _conv_work(input: Any, weight: Any) -> float:
     """Multiply-adds at stride 1: positions x output channels x (C_in / groups) x taps."""
-    channels = input.shape[-3]
-    return input.numel() / max(channels, 1) * weight.numel()
+    if not (isinstance(input, _torch.Tensor) and isinstance(weight, _torch.Tensor) and input.dim() in (3, 4)):
+        return 0.0
+    return input.numel() / max(input.shape[-3], 1) * weight.numel()
 
 
-def _pool_work(input: _torch.Tensor, kernel_size: Any) -> float:
+def _pool_work(input: Any, kernel_size: Any) -> float:
     """Input elements x window cells (a malformed kernel_size counts as 1: validation reports it)."""
+    if not isinstance(input, _torch.Tensor):
+        return 0.0
     try:
         if isinstance(kernel_size, (list, tuple)):
             cells = int(kernel_size[0]) * int(kernel_size[-1])
