@@ -379,3 +379,30 @@ def test_conv2d_pointwise_small_planes_at_every_level(simd_level, dtype, shape, 
     for algorithm in ("igemm", "igemm_channels", "auto"):
         actual = fastconv.conv2d(x, weight, bias, **kwargs, activation="relu", algorithm=algorithm, backend="cpp")
         assert_close(actual, expected, dtype)
+
+
+@pytest.mark.parametrize("width", [2, 7, 16, 37, 112])
+def test_max_pool_2x2_special_values_at_every_level(simd_level, dtype, width):
+    """2x2 / stride 2 max pooling of values (the compiled row path reads both input rows at once):
+    NaN, +-inf, inf - inf sums and signed-zero ties give torch's values and signs, taps in torch's
+    order (rows, then columns, the first of equal values kept)."""
+    rng = np.random.default_rng(width)
+    x = rng.choice(np.array([-0.0, 0.0, 1.0, -1.0, 2.5], dtype=dtype), size=(2, 3, 9, width))
+    specials = rng.random(x.shape)
+    x[specials < 0.01] = np.nan
+    x[(specials >= 0.01) & (specials < 0.02)] = np.inf
+    x[(specials >= 0.02) & (specials < 0.03)] = -np.inf
+    x[1, 2] = rng.standard_normal((9, width))  # a plane with no special value at all
+    actual = fastconv.max_pool2d(x, 2, backend="cpp")
+    # the spec, window by window in torch's tap order: a NaN wins, then the first strict maximum
+    expected = np.empty_like(actual)
+    for index in np.ndindex(*actual.shape):
+        n, c, i, j = index
+        window = [x[n, c, 2 * i, 2 * j], x[n, c, 2 * i, 2 * j + 1], x[n, c, 2 * i + 1, 2 * j], x[n, c, 2 * i + 1, 2 * j + 1]]
+        best = window[0]
+        for value in window[1:]:
+            if np.isnan(value) or (not np.isnan(best) and value > best):
+                best = value
+        expected[index] = best
+    np.testing.assert_array_equal(actual, expected)
+    np.testing.assert_array_equal(np.signbit(actual), np.signbit(expected))
