@@ -239,6 +239,17 @@ bool max_2x2_row(const T* top, int64_t width, int64_t out_width, T* out) {
     return !nan_seen;
 }
 
+// The average of a 2x2 / stride-2 window read straight from its two input rows, summed as the
+// line path sums it (each column's two rows, then the two columns), so the results are the same.
+template <typename T>
+void avg_2x2_row(const T* top, int64_t width, int64_t out_width, T divisor, T* out) {
+    const T* bottom = top + width;
+    for (int64_t ow = 0; ow < out_width; ++ow) {
+        const T left = top[2 * ow] + bottom[2 * ow], right = top[2 * ow + 1] + bottom[2 * ow + 1];
+        out[ow] = (left + right) / divisor;
+    }
+}
+
 // NCHW, values only (max without indices, and average): each output row first reduces its
 // window's input rows into one line (contiguous passes), extended by the identity (-inf for max,
 // 0 for the sum) over the padding, then reduces the window's columns across that line: KH + KW
@@ -255,7 +266,7 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
     const int threads = a.num_threads;
     const int64_t jobs = a.batch * a.channels;
     bool failed = false;
-    // 2x2 / stride 2 without padding, both window rows inside the plane: max_2x2_row
+    // 2x2 / stride 2 without padding, both window rows inside the plane: max_2x2_row, avg_2x2_row
     const bool fused_2x2 = a.kernel_height == 2 && a.kernel_width == 2 && a.stride_h == 2 && a.stride_w == 2 &&
                            a.pad_h == 0 && a.pad_w == 0 && a.dilation_h == 1 && a.dilation_w == 1 &&
                            2 * a.out_height <= a.in_height && 2 * a.out_width <= a.in_width;
@@ -281,10 +292,17 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
         for (int64_t i = a.pad_w + interior; i < line_width; ++i) line[i] = identity;
         for (int64_t oh = 0; oh < a.out_height; ++oh) {
             T* out = a.output + job * out_plane + oh * a.out_width;
-            if (IsMax && fused_2x2) {
+            if (fused_2x2) {
                 const T* top = in + 2 * oh * a.in_width;
-                if (!max_2x2_row<true>(top, a.in_width, a.out_width, out))
-                    max_2x2_row<false>(top, a.in_width, a.out_width, out);
+                if constexpr (IsMax) {
+                    if (!max_2x2_row<true>(top, a.in_width, a.out_width, out))
+                        max_2x2_row<false>(top, a.in_width, a.out_width, out);
+                } else {
+                    // the line path's sums and divisor exactly: (rows first) then columns, over
+                    // a row part times a column part
+                    const T divisor = a.divisor_override ? T(a.divisor_override) * T(1) : T(2) * T(2);
+                    avg_2x2_row(top, a.in_width, a.out_width, divisor, out);
+                }
                 continue;
             }
             if (!IsMax || pool_line_row<IsMax, true>(a, in, oh, line, interior, identity, out))
