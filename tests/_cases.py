@@ -169,3 +169,16 @@ def run_in_threads(work, count):
         thread.join()
     if errors:
         raise errors[0]
+
+
+def twin_backward(torch, model, twin, x, labels):
+    """Loss and gradients of our model and its torch twin on the same batch."""
+    from fastconv import nn
+
+    criterion = nn.CrossEntropyLoss()
+    loss = criterion(model(x), labels)
+    grad_input = model.backward(criterion.backward())
+    tx = torch.tensor(x, requires_grad=True)
+    torch_loss = torch.nn.functional.cross_entropy(twin(tx), torch.tensor(labels))
+    torch_loss.backward()
+    return loss, grad_input, torch_loss.item(), tx.grad.numpy()

@@ -6,7 +6,7 @@ import pytest
 
 import fastconv
 from fastconv import nn, optim
-from _cases import assert_close
+from _cases import assert_close, twin_backward
 
 
 def _torch():
@@ -90,17 +90,6 @@ def test_pool_backward_matches_torch(seed):
     np.testing.assert_allclose(actual, tx.grad.numpy(), atol=1e-12)
 
 
-def _twin_backward(torch, model, twin, x, labels):
-    """Loss and gradients of our model and its torch twin on the same batch."""
-    criterion = nn.CrossEntropyLoss()
-    loss = criterion(model(x), labels)
-    grad_input = model.backward(criterion.backward())
-    tx = torch.tensor(x, requires_grad=True)
-    torch_loss = torch.nn.functional.cross_entropy(twin(tx), torch.tensor(labels))
-    torch_loss.backward()
-    return loss, grad_input, torch_loss.item(), tx.grad.numpy()
-
-
 def test_layer_backward_matches_torch_autograd():
     torch = _torch()
     tnn = torch.nn
@@ -117,7 +106,7 @@ def test_layer_backward_matches_torch_autograd():
     twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
     x = np.random.default_rng(4).standard_normal((3, 2, 13, 11))
     labels = np.array([0, 4, 2])
-    loss, grad_input, torch_loss, torch_grad = _twin_backward(torch, model, twin, x, labels)
+    loss, grad_input, torch_loss, torch_grad = twin_backward(torch, model, twin, x, labels)
     assert loss == pytest.approx(torch_loss, rel=1e-12)
     np.testing.assert_allclose(grad_input, torch_grad, rtol=1e-10, atol=1e-12)
     theirs = dict(twin.named_parameters())
