@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict
 
 import numpy as np
+import pytest
 
 import fastconv
 from fastconv import _shapes
@@ -171,8 +172,10 @@ def run_in_threads(work, count):
         raise errors[0]
 
 
-def twin_backward(torch, model, twin, x, labels):
-    """Loss and gradients of our model and its torch twin on the same batch."""
+def assert_twin_gradients(torch, model, twin, x, labels, input_tolerance, parameter_tolerance):
+    """One cross-entropy step through our model and its torch twin on the same batch: the same
+    loss (1e-12 relative), input gradient and parameter gradients, each within its
+    (rtol, atol)."""
     from fastconv import nn
 
     criterion = nn.CrossEntropyLoss()
@@ -181,4 +184,8 @@ def twin_backward(torch, model, twin, x, labels):
     tx = torch.tensor(x, requires_grad=True)
     torch_loss = torch.nn.functional.cross_entropy(twin(tx), torch.tensor(labels))
     torch_loss.backward()
-    return loss, grad_input, torch_loss.item(), tx.grad.numpy()
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
+    np.testing.assert_allclose(grad_input, tx.grad.numpy(), *input_tolerance)
+    theirs = dict(twin.named_parameters())
+    for name, parameter in model.named_parameters():
+        np.testing.assert_allclose(parameter.grad, theirs[name].grad.numpy(), *parameter_tolerance, err_msg=name)

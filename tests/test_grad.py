@@ -6,7 +6,7 @@ import pytest
 
 import fastconv
 from fastconv import nn, optim
-from _cases import assert_close, twin_backward
+from _cases import assert_close, assert_twin_gradients
 
 
 def _torch():
@@ -106,12 +106,7 @@ def test_layer_backward_matches_torch_autograd():
     twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
     x = np.random.default_rng(4).standard_normal((3, 2, 13, 11))
     labels = np.array([0, 4, 2])
-    loss, grad_input, torch_loss, torch_grad = twin_backward(torch, model, twin, x, labels)
-    assert loss == pytest.approx(torch_loss, rel=1e-12)
-    np.testing.assert_allclose(grad_input, torch_grad, rtol=1e-10, atol=1e-12)
-    theirs = dict(twin.named_parameters())
-    for name, parameter in model.named_parameters():
-        np.testing.assert_allclose(parameter.grad, theirs[name].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+    assert_twin_gradients(torch, model, twin, x, labels, (1e-10, 1e-12), (1e-9, 1e-12))
 
 
 def test_dropout_backward_uses_the_same_mask():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastconv import nn
-from _cases import assert_close, twin_backward
+from _cases import assert_close, assert_twin_gradients
 
 CONFIGS = {
     "default": {},
@@ -206,12 +206,7 @@ def test_training_step_with_batchnorm_matches_torch():
     twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
     x = rng.standard_normal((4, 2, 9, 9)) * 3
     labels = np.array([0, 2, 1, 2])
-    loss, grad_input, torch_loss, torch_grad = twin_backward(torch, model, twin, x, labels)
-    assert loss == pytest.approx(torch_loss, rel=1e-12)
-    np.testing.assert_allclose(grad_input, torch_grad, rtol=1e-10, atol=1e-13)
-    theirs = dict(twin.named_parameters())
-    for name, parameter in model.named_parameters():
-        np.testing.assert_allclose(parameter.grad, theirs[name].grad.numpy(), rtol=1e-10, atol=1e-13, err_msg=name)
+    assert_twin_gradients(torch, model, twin, x, labels, (1e-10, 1e-13), (1e-10, 1e-13))
     _assert_same_state(model, twin)
 
 

@@ -298,9 +298,8 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
                     if (!max_2x2_row<true>(top, a.in_width, a.out_width, out))
                         max_2x2_row<false>(top, a.in_width, a.out_width, out);
                 } else {
-                    // the line path's sums and divisor exactly: (rows first) then columns, over
-                    // a row part times a column part
-                    const T divisor = a.divisor_override ? T(a.divisor_override) * T(1) : T(2) * T(2);
+                    // the line path's sums (rows, then columns) and divisor (2 x 2, or the override)
+                    const T divisor = a.divisor_override ? T(a.divisor_override) : T(4);
                     avg_2x2_row(top, a.in_width, a.out_width, divisor, out);
                 }
                 continue;

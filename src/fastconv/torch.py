@@ -70,7 +70,7 @@ def conv2d(input: _torch.Tensor, weight: _torch.Tensor, bias: Optional[_torch.Te
            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> _torch.Tensor:
     """``torch.nn.functional.conv2d``, run by fastconv when it serves the call and it is large
     enough for fastconv to be the faster (see fastconv._torch_thresholds)."""
-    if _conv_work(input, weight) < _conv_threshold(input, weight, groups) or not _served(input, weight, bias):
+    if _small_conv(input, weight, groups) or not _served(input, weight, bias):
         return _ORIGINALS["conv2d"](input, weight, bias, stride, padding, dilation, groups)
     return _serve_conv2d(input, weight, bias, stride, padding, dilation, groups)
 
@@ -79,7 +79,7 @@ def max_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, paddi
                ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """``torch.nn.functional.max_pool2d``, run by fastconv when it serves the call and it is
     large enough for fastconv to be the faster."""
-    if _pool_work(input, kernel_size) < _threshold("max_pool2d", input) or not _served(input):
+    if _small_pool("max_pool2d", input, kernel_size) or not _served(input):
         return _ORIGINALS["max_pool2d"](input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode,
                                         return_indices=return_indices)
     return _serve_max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
@@ -89,7 +89,7 @@ def avg_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, paddi
                count_include_pad: bool = True, divisor_override: Optional[int] = None) -> _torch.Tensor:
     """``torch.nn.functional.avg_pool2d``, run by fastconv when it serves the call and it is
     large enough for fastconv to be the faster."""
-    if _pool_work(input, kernel_size) < _threshold("avg_pool2d", input) or not _served(input):
+    if _small_pool("avg_pool2d", input, kernel_size) or not _served(input):
         return _ORIGINALS["avg_pool2d"](input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                                         divisor_override)
     return _serve_avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
@@ -129,34 +129,36 @@ def _serve_avg_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any, paddi
 
 # The size test runs first, before _served: whatever it sends to torch's own function is right
 # to send there (an argument fastconv would not serve included), and a small call pays little
-# more than torch's own cost. Anything that is not a float32/float64 tensor of 3 or 4 dimensions
-# measures as 0 work and so goes to torch.
+# more than torch's own cost. Anything but a float32/float64 tensor of 3 or 4 dimensions counts
+# as small, and so goes to torch.
 _DTYPE_NAMES = {_torch.float32: "float32", _torch.float64: "float64"}
 
 
-def _threshold(op: str, input: Any) -> float:
-    name = _DTYPE_NAMES.get(getattr(input, "dtype", None))
+def _threshold(op: str, input: _torch.Tensor) -> float:
+    name = _DTYPE_NAMES.get(input.dtype)
     return _THRESHOLDS[op][name] if name else float("inf")
 
 
-def _conv_threshold(input: Any, weight: Any, groups: Any) -> float:
+def _small_conv(input: Any, weight: Any, groups: Any) -> bool:
+    """Whether torch's own conv2d takes the call by its size (see above)."""
     if not (isinstance(input, _torch.Tensor) and isinstance(weight, _torch.Tensor) and input.dim() in (3, 4)):
-        return float("inf")
+        return True
     depthwise = weight.dim() == 4 and weight.shape[1] == 1 and groups == input.shape[-3] and groups != 1
-    return _threshold("conv2d_depthwise" if depthwise else "conv2d", input)
+    return _conv_work(input, weight) < _threshold("conv2d_depthwise" if depthwise else "conv2d", input)
 
 
-def _conv_work(input: Any, weight: Any) -> float:
+def _small_pool(op: str, input: Any, kernel_size: Any) -> bool:
+    """Whether torch's own `op` takes the call by its size (see above)."""
+    return not isinstance(input, _torch.Tensor) or _pool_work(input, kernel_size) < _threshold(op, input)
+
+
+def _conv_work(input: _torch.Tensor, weight: _torch.Tensor) -> float:
     """Multiply-adds at stride 1: positions x output channels x (C_in / groups) x taps."""
-    if not (isinstance(input, _torch.Tensor) and isinstance(weight, _torch.Tensor) and input.dim() in (3, 4)):
-        return 0.0
     return input.numel() / max(input.shape[-3], 1) * weight.numel()
 
 
-def _pool_work(input: Any, kernel_size: Any) -> float:
+def _pool_work(input: _torch.Tensor, kernel_size: Any) -> float:
     """Input elements x window cells (a malformed kernel_size counts as 1: validation reports it)."""
-    if not isinstance(input, _torch.Tensor):
-        return 0.0
     try:
         if isinstance(kernel_size, (list, tuple)):
             cells = int(kernel_size[0]) * int(kernel_size[-1])
