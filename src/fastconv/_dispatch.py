@@ -26,6 +26,8 @@ _unavailable: Dict[str, str] = {}
 _lock = threading.Lock()
 _selected: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("fastconv_backend", default=None)
 _num_threads: Optional[int] = None
+# a count for the calls made in one thread / async context (fastconv.dask's tasks), over _num_threads
+_context_threads: contextvars.ContextVar[Optional[int]] = contextvars.ContextVar("fastconv_threads", default=None)
 
 
 def _try_load(name: str) -> Optional[ModuleType]:
@@ -78,17 +80,26 @@ def _check_name(name: object, what: str) -> str:
 
 def default_backend() -> str:
     """The backend used when a call names none: ``use_backend``, else FASTCONV_BACKEND, else the fastest."""
+    global _process_default
     selected = _selected.get()
     if selected is not None:
         return selected
+    if _process_default is not None:
+        return _process_default
     from_env = os.environ.get("FASTCONV_BACKEND")
     if from_env:
-        return _check_name(from_env, "environment variable FASTCONV_BACKEND")
-    # the first that loads: the later ones (numba's import is slow) are not touched
-    for name in BACKEND_NAMES:
-        if _try_load(name) is not None:
-            return name
-    raise RuntimeError("no fastconv backend could be loaded")  # the reference backend always loads
+        chosen = _check_name(from_env, "environment variable FASTCONV_BACKEND")
+    else:
+        # the first that loads: the later ones (numba's import is slow) are not touched
+        chosen = next((name for name in BACKEND_NAMES if _try_load(name) is not None), None)
+        if chosen is None:
+            raise RuntimeError("no fastconv backend could be loaded")  # the reference backend always loads
+    # the environment is read once, on first use, as for the thread count: every call asks
+    _process_default = chosen
+    return chosen
+
+
+_process_default: Optional[str] = None
 
 
 def resolve(name: Optional[str], function: str) -> ModuleType:
@@ -154,11 +165,27 @@ _environment_threads: Optional[int] = None
 def get_num_threads() -> int:
     """The number of threads a kernel call uses."""
     global _environment_threads
+    in_context = _context_threads.get()
+    if in_context is not None:
+        return in_context
     if _num_threads is not None:
         return _num_threads
     if _environment_threads is None:  # the environment is read once, on first use
         _environment_threads = _default_threads()
     return _environment_threads
+
+
+@contextlib.contextmanager
+def threads_in_context(n: int):
+    """Run the calls in this thread / async context on ``n`` threads each, leaving the process-wide
+    count (``set_num_threads``) alone: a task scheduler's worker threads each run their own calls."""
+    from ._validate import positive_int
+
+    token = _context_threads.set(positive_int(n, "n", "threads_in_context"))
+    try:
+        yield
+    finally:
+        _context_threads.reset(token)
 
 
 _blas_controller = None
