@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .module import Module
 
 
+def _writable_float(x: Any) -> bool:
+    """Whether ``x`` is an ndarray an in-place activation may overwrite."""
+    return isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.flags.writeable
+
+
 class ReLU(Module):
-    """max(x, 0) elementwise (NaN stays NaN)."""
+    """max(x, 0) elementwise (NaN stays NaN), as ``torch.nn.ReLU``.
+
+    Parameters
+    ----------
+    inplace : bool
+        Write the result into the input (a writable float ndarray; anything else gets a new
+        array), as torch's ``inplace=True``: spares an activation-sized allocation. The caller
+        must not need the input afterwards.
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y = np.maximum(x, np.zeros((), np.asarray(x).dtype))  # NaN stays NaN
+        zero = np.zeros((), np.asarray(x).dtype)
+        y = np.maximum(x, zero, out=x) if self.inplace and _writable_float(x) else np.maximum(x, zero)  # NaN stays
         self._save(_positive=y > 0 if self.training else None)
         return y
 
     def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         return np.where(self._saved("_positive"), grad_output, np.zeros((), np.asarray(grad_output).dtype))
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class ReLU6(Module):
@@ -24,16 +47,31 @@ class ReLU6(Module):
 
     NaN stays NaN; the gradient passes where 0 < x < 6, so not at NaN (torch's vectorised kernel
     gives 0 there too, its scalar loop over a tensor's last elements passes the gradient).
+
+    Parameters
+    ----------
+    inplace : bool
+        Write the result into the input, as ``ReLU(inplace=True)``.
     """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = bool(inplace)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         dtype = np.asarray(x).dtype
-        y = np.minimum(np.maximum(x, np.zeros((), dtype)), np.full((), 6, dtype))  # NaN stays NaN
+        if self.inplace and _writable_float(x):
+            y = np.minimum(np.maximum(x, np.zeros((), dtype), out=x), np.full((), 6, dtype), out=x)
+        else:
+            y = np.minimum(np.maximum(x, np.zeros((), dtype)), np.full((), 6, dtype))  # NaN stays NaN
         self._save(_passes=(y > 0) & (y < 6) if self.training else None)
         return y
 
     def backward(self, grad_output: np.ndarray, need_input: bool = True) -> np.ndarray:
         return np.where(self._saved("_passes"), grad_output, np.zeros((), np.asarray(grad_output).dtype))
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Softmax(Module):

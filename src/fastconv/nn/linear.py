@@ -78,14 +78,17 @@ class Linear(Module):
 
 class Dropout(Module):
     """Zeroes each element with probability ``p`` while training (scaling the rest by 1/(1-p));
-    the identity in eval mode."""
+    the identity in eval mode. ``inplace`` is accepted for torch's signature; the masked
+    result is always a new array (the mask is drawn at the input's size anyway)."""
 
-    def __init__(self, p: float = 0.5, *, rng: Union[None, int, np.random.Generator] = None) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False, *,
+                 rng: Union[None, int, np.random.Generator] = None) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             msg = f"Dropout: `p` must be in [0, 1], got {p}"
             raise ValueError(msg)
         self.p = float(p)
+        self.inplace = bool(inplace)
         self._rng = _rng(rng)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
