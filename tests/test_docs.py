@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["fastconv.conv", "fastconv.pool", "fastconv._shapes", "fastconv._dispatch", "fastconv.nn",
-           "fastconv.nn.module", "fastconv.nn.normalization", "fastconv.models", "fastconv.kernels",
+           "fastconv.nn.module", "fastconv.nn.normalization", "fastconv.nn.container", "fastconv.models",
+           "fastconv.models.alexnet", "fastconv.models.resnet", "fastconv.models.mobilenet", "fastconv.kernels",
            "fastconv.filters", "fastconv.torch"]
 
 

@@ -1,4 +1,4 @@
-"""Networks built from ``fastconv.nn``, with torchvision's layer layout and state-dict keys."""
+"""AlexNet (torchvision's layer layout and state-dict keys)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Union
 
 import numpy as np
 
-from . import nn
+from .. import nn
 
 
 class AlexNet(nn.Module):
