@@ -102,7 +102,10 @@ void conv2d(const Array<T>& input, const Array<T>& weight, const std::optional<A
     a.groups = groups;
     a.relu = relu;
     a.nhwc = nhwc;
-    a.num_threads = num_threads < 1 ? 1 : num_threads;
+    a.num_threads = fastconv::threads_for_work(
+        num_threads, double(a.batch) * a.out_height * a.out_width * a.out_channels * weight.shape(1) *
+                         a.kernel_height * a.kernel_width,
+        fastconv::kConvWorkPerThread);
     if (a.batch == 0) return;
     py::gil_scoped_release release;  // long kernel; other Python threads may run meanwhile
     fastconv::conv2d(a, chosen);
@@ -139,7 +142,9 @@ Pool2dArgs<T> pool_args(const Array<T>& input, Array<T>& output, Pair kernel, Pa
     a.dilation_h = dilation[0];
     a.dilation_w = dilation[1];
     a.nhwc = nhwc;
-    a.num_threads = num_threads < 1 ? 1 : num_threads;
+    a.num_threads = fastconv::threads_for_work(
+        num_threads, double(a.batch) * a.channels * a.out_height * a.out_width * a.kernel_height * a.kernel_width,
+        fastconv::kPoolWorkPerThread);
     return a;
 }
 
@@ -239,7 +244,11 @@ void filter2d_as(const py::array& input, py::array& output, const Array<double>&
     a.pad_left = pad_top_left[1];
     a.border = static_cast<fastconv::Border>(border);
     a.cval = static_cast<T>(cval);
-    a.num_threads = num_threads < 1 ? 1 : num_threads;
+    const double taps_per_output = row_taps ? double(a.kernel_height + a.kernel_width)
+                                            : double(a.kernel_height) * a.kernel_width;
+    a.num_threads = fastconv::threads_for_work(
+        num_threads, double(a.planes) * a.out_height * a.out_width * a.channels * taps_per_output,
+        fastconv::kFilterWorkPerThread);
     py::gil_scoped_release release;
     if constexpr (std::is_same_v<T, float>)
         fastconv::kernels().filter2d_f32(a);

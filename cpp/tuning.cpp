@@ -27,4 +27,10 @@ Conv2dTuning conv2d_tuning() {
     return {c.l2 / 8, c.l2, c.l2 / 16};
 }
 
+int threads_for_work(int requested, double work, double work_per_thread) {
+    if (requested <= 1) return 1;
+    const double worth = work / work_per_thread;
+    return worth >= requested ? requested : worth < 2 ? 1 : static_cast<int>(worth);
+}
+
 }  // namespace fastconv

@@ -23,4 +23,14 @@ struct Conv2dTuning {
 };
 Conv2dTuning conv2d_tuning();
 
+// The threads a call of `work` units is worth, at most `requested`: each thread must have at
+// least `work_per_thread` units, since waking a pool costs microseconds (far more when the other
+// cores are busy) and a tiny call is done sooner alone. torch caps its threads by a grain size
+// for the same reason. Units: multiply-adds for conv2d and filter2d, window cells visited for
+// the pools.
+int threads_for_work(int requested, double work, double work_per_thread);
+constexpr double kConvWorkPerThread = 131072;
+constexpr double kPoolWorkPerThread = 65536;
+constexpr double kFilterWorkPerThread = 131072;
+
 }  // namespace fastconv

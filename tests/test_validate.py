@@ -125,3 +125,53 @@ def test_accepted_spellings():
     assert out.shape == (2, 6, 7, 11) and out.dtype == np.float32
     pooled = fastconv.max_pool2d(P, [2, 2], stride=(), ceil_mode=np.bool_(True), return_indices=0)
     assert pooled.shape == (1, 3, 3, 3)
+
+
+# -- repeated calls: a signature validated once is reused, and only by calls it fits -------------
+
+def test_repeated_signature_still_refuses_what_differs():
+    """A cached conv2d / pool signature must not let through an argument the full checks refuse
+    (True where 1 was, a float array of the other dtype, a non-contiguous view, `out=`)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    fastconv.conv2d(x, w, stride=1, padding=1)
+    fastconv.conv2d(x, w, stride=1, padding=1)  # served from the cache
+    with pytest.raises(TypeError, match="stride"):
+        fastconv.conv2d(x, w, stride=True, padding=1)
+    with pytest.raises(TypeError, match="bool"):
+        fastconv.conv2d(x, w, stride=1, padding=True)
+    fastconv.max_pool2d(x, 2, 2)
+    fastconv.max_pool2d(x, 2, 2)
+    with pytest.raises(TypeError, match="kernel_size"):
+        fastconv.max_pool2d(x, True, 2)
+    with pytest.raises(TypeError, match="ceil_mode"):
+        fastconv.max_pool2d(x, 2, 2, ceil_mode="yes")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_repeated_signature_gives_each_call_its_own_result(dtype):
+    """Calls of one signature on new data: every result right (against the reference), in its
+    own fresh array; unbatched inputs, bias, ReLU, views and the pools included."""
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((6, 4, 3, 3)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    results = []
+    for _ in range(3):
+        x = rng.standard_normal((4, 9, 7)).astype(dtype)  # unbatched
+        for arrays in ((x,), (x[None],), (x[:, :, ::-1],)):  # the reversed view is not C-contiguous
+            got = fastconv.conv2d(arrays[0], w, b, padding=(1, 2), activation="relu")
+            want = fastconv.conv2d(arrays[0], w, b, padding=(1, 2), activation="relu", backend="reference")
+            np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+            results.append(got)
+        pooled, indices = fastconv.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True)
+        want_pooled, want_indices = fastconv.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True,
+                                                        backend="reference")
+        np.testing.assert_array_equal(pooled, want_pooled)
+        np.testing.assert_array_equal(indices, want_indices)
+        averaged = fastconv.avg_pool2d(x[None], 2, 1, count_include_pad=False, divisor_override=3)
+        want = fastconv.avg_pool2d(x[None], 2, 1, count_include_pad=False, divisor_override=3, backend="reference")
+        np.testing.assert_allclose(averaged, want, rtol=1e-5, atol=1e-6)
+        results.append(pooled)
+    assert len({id(r) for r in results}) == len(results)
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(results) for b in results[i + 1:])

@@ -141,8 +141,97 @@ class Conv2dCall:
     algorithm: str = "auto"                 # the cpp backend's kernel; the others have one
 
 
+# -- repeated calls ----------------------------------------------------------------------------
+# Most programs call a layer again and again with the same shapes and options (a network's
+# forward pass, a drop-in front end serving a client's loop). A call whose arrays are already
+# what a kernel takes (C-contiguous ndarrays of one native float dtype) and whose options are
+# plain ints, int tuples and strings is validated once; later calls with the same signature
+# reuse the result and only allocate their output. Bools, NumPy integers, lists and `out=`
+# always take the full checks, so every error a call can raise is raised as before.
+
+_REPEATED_CALLS_LIMIT = 512
+
+
+def _plain(options: tuple) -> bool:
+    """Every option an int, a str, None or a tuple of ints (bools and NumPy integers are not)."""
+    for value in options:
+        kind = type(value)
+        if kind is int or kind is str or value is None:
+            continue
+        if kind is not tuple:
+            return False
+        for item in value:
+            if type(item) is not int:
+                return False
+    return True
+
+
+def _kernel_ready(array: Any, dtype: Optional[np.dtype] = None) -> bool:
+    """An ndarray a kernel takes as it is: C-contiguous, native float32/float64 (of `dtype`)."""
+    return (type(array) is np.ndarray and array.flags.c_contiguous and
+            (array.dtype == dtype if dtype is not None else array.dtype in FLOAT_DTYPES))
+
+
+def _remember(cache: dict, key: tuple, template: Any) -> None:
+    if len(cache) >= _REPEATED_CALLS_LIMIT:  # a program cycling through more signatures: start over
+        cache.clear()
+    cache[key] = template
+
+
+@dataclass(frozen=True)
+class _Conv2dTemplate:
+    """What validating a conv2d signature found, to bind to the arrays of a repeated call."""
+
+    unbatched: bool
+    output_shape: Tuple[int, int, int, int]
+    stride: Tuple[int, int]
+    padding: Tuple[int, int, int, int]
+    dilation: Tuple[int, int]
+    groups: int
+    relu: bool
+    layout: str
+    algorithm: str
+
+    def bind(self, input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray]) -> Conv2dCall:
+        array = np.empty(self.output_shape, dtype=input.dtype)
+        output = Output(array, array[0] if self.unbatched else array, staged=False)
+        return Conv2dCall(input=input[np.newaxis] if self.unbatched else input, weight=weight, bias=bias,
+                          output=output, stride=self.stride, padding=self.padding, dilation=self.dilation,
+                          groups=self.groups, relu=self.relu, layout=self.layout, algorithm=self.algorithm)
+
+
+_CONV2D_TEMPLATES: dict = {}
+
+
+def _conv2d_key(input: Any, weight: Any, bias: Any, options: tuple) -> Optional[tuple]:
+    if not (_kernel_ready(input) and _kernel_ready(weight, input.dtype) and
+            (bias is None or _kernel_ready(bias, input.dtype)) and _plain(options) and
+            options[4] == "zeros"):  # other padding modes pad the input on every call
+        return None
+    return (input.shape, input.dtype, weight.shape, None if bias is None else bias.shape, options)
+
+
 def conv2d_call(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: Any,
                 padding_mode: Any, layout: Any, activation: Any, out: Any, algorithm: Any = "auto") -> Conv2dCall:
+    """Validate a conv2d call (see conv2d); a repeated signature reuses its first validation."""
+    options = (stride, padding, dilation, groups, padding_mode, layout, activation, algorithm)
+    key = _conv2d_key(input, weight, bias, options) if out is None else None
+    if key is not None:
+        template = _CONV2D_TEMPLATES.get(key)
+        if template is not None:
+            return template.bind(input, weight, bias)
+    call = _conv2d_call(input, weight, bias, stride, padding, dilation, groups, padding_mode, layout, activation,
+                        out, algorithm)
+    if key is not None:
+        _remember(_CONV2D_TEMPLATES, key, _Conv2dTemplate(
+            unbatched=call.output.result.ndim == 3, output_shape=call.output.array.shape, stride=call.stride,
+            padding=call.padding, dilation=call.dilation, groups=call.groups, relu=call.relu,
+            layout=call.layout, algorithm=call.algorithm))
+    return call
+
+
+def _conv2d_call(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, groups: Any,
+                 padding_mode: Any, layout: Any, activation: Any, out: Any, algorithm: Any) -> Conv2dCall:
     function = "conv2d"
     layout = layout_of(layout, function)
     algorithm = choice(algorithm, "algorithm", CONV_ALGORITHMS, function)
@@ -244,9 +333,64 @@ class Pool2dCall:
     divisor_override: Optional[int] = None
 
 
+@dataclass(frozen=True)
+class _Pool2dTemplate:
+    """What validating a pooling signature found, to bind to the input of a repeated call."""
+
+    unbatched: bool
+    output_shape: Tuple[int, int, int, int]
+    indices: bool
+    kernel_size: Tuple[int, int]
+    stride: Tuple[int, int]
+    padding: Tuple[int, int]
+    dilation: Tuple[int, int]
+    layout: str
+    count_include_pad: bool
+    divisor_override: Optional[int]
+
+    def bind(self, input: np.ndarray) -> Pool2dCall:
+        def output(dtype: np.dtype) -> Output:
+            array = np.empty(self.output_shape, dtype=dtype)
+            return Output(array, array[0] if self.unbatched else array, staged=False)
+
+        return Pool2dCall(input=input[np.newaxis] if self.unbatched else input, output=output(input.dtype),
+                          indices=output(np.dtype(np.int64)) if self.indices else None,
+                          kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
+                          dilation=self.dilation, layout=self.layout, count_include_pad=self.count_include_pad,
+                          divisor_override=self.divisor_override)
+
+
+_POOL2D_TEMPLATES: dict = {}
+
+
 def pool2d_call(function: str, input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
                 ceil_mode: Any, layout: Any, *, return_indices: bool = False, count_include_pad: Any = True,
                 divisor_override: Any = None, out: Any = None) -> Pool2dCall:
+    """Validate a pooling call (see max_pool2d); a repeated signature reuses its first validation."""
+    options = (kernel_size, stride, padding, dilation, divisor_override, layout)
+    flags = (ceil_mode, return_indices, count_include_pad)
+    key = None
+    if (out is None and _kernel_ready(input) and _plain(options) and
+            all(type(v) is bool for v in flags)):
+        key = (function, input.shape, input.dtype, options, flags)
+        template = _POOL2D_TEMPLATES.get(key)
+        if template is not None:
+            return template.bind(input)
+    call = _pool2d_call(function, input, kernel_size, stride, padding, dilation, ceil_mode, layout,
+                        return_indices=return_indices, count_include_pad=count_include_pad,
+                        divisor_override=divisor_override, out=out)
+    if key is not None:
+        _remember(_POOL2D_TEMPLATES, key, _Pool2dTemplate(
+            unbatched=call.output.result.ndim == 3, output_shape=call.output.array.shape,
+            indices=call.indices is not None, kernel_size=call.kernel_size, stride=call.stride,
+            padding=call.padding, dilation=call.dilation, layout=call.layout,
+            count_include_pad=call.count_include_pad, divisor_override=call.divisor_override))
+    return call
+
+
+def _pool2d_call(function: str, input: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+                 ceil_mode: Any, layout: Any, *, return_indices: bool, count_include_pad: Any,
+                 divisor_override: Any, out: Any) -> Pool2dCall:
     layout = layout_of(layout, function)
     x = float_array(input, "input", function)
     x4, unbatched = _batched(x, "input", function, layout)

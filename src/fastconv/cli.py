@@ -14,7 +14,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     demo.add_argument("--backend", help="cpp, numba or reference (default: the fastest available)")
     commands.add_parser("info", help="show the configuration (= fastconv.show_config())")
     bench = commands.add_parser("bench", help="time every backend against the installed peers (torch, cv2, scipy)")
-    bench.add_argument("suites", nargs="*", default=["all"], metavar="SUITE", help="conv, pool, filter or all")
+    bench.add_argument("suites", nargs="*", default=["all"], metavar="SUITE",
+                       help="conv, pool, filter or all; or dask alone (fastconv.dask against in-memory fastconv, "
+                            "a chunked filter and a conv stack; --quick, --threads N and --json apply)")
     bench.add_argument("--quick", action="store_true", help="a short run (1-2 minutes on 2 cores)")
     bench.add_argument("--threads", help="threads for every implementation: N, or a comma list such as 1,2 "
                                          "to run every case at each count (default: fastconv's)")

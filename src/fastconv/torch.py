@@ -36,26 +36,33 @@ _F = _torch.nn.functional
 _ORIGINALS: Dict[str, Callable[..., Any]] = {"conv2d": _F.conv2d, "max_pool2d": _F.max_pool2d,
                                               "avg_pool2d": _F.avg_pool2d}
 _FLOATS = (_torch.float32, _torch.float64)
+_STRIDED = _torch.strided
 _THRESHOLDS: Dict[str, Dict[str, float]] = _thresholds_module.load()
 
 
 def _served(*tensors: Optional[_torch.Tensor]) -> bool:
-    """fastconv runs the call: CPU float32/float64 tensors of one dtype, no gradient needed."""
-    present = [t for t in tensors if t is not None]
-    if not all(isinstance(t, _torch.Tensor) for t in present):
-        return False
-    if any(t.device.type != "cpu" or t.dtype not in _FLOATS or t.is_sparse or t.is_quantized for t in present):
-        return False
-    if len({t.dtype for t in present}) != 1:
-        return False
-    if _torch.is_grad_enabled() and any(t.requires_grad for t in present):
-        return False
-    return present[0].dim() in (3, 4)
+    """fastconv runs the call: strided CPU float32/float64 tensors of one dtype, no gradient needed."""
+    dtype = None
+    for t in tensors:
+        if t is None:
+            continue
+        if not isinstance(t, _torch.Tensor) or not t.is_cpu or t.layout is not _STRIDED:
+            return False
+        if dtype is None:
+            if t.dtype not in _FLOATS or t.dim() not in (3, 4):
+                return False
+            dtype = t.dtype
+        elif t.dtype is not dtype:
+            return False
+        if t.requires_grad and _torch.is_grad_enabled():
+            return False
+    return dtype is not None
 
 
 def _as_numpy(t: _torch.Tensor) -> tuple:
     """The tensor's data as a NumPy array (no copy) and its layout: channels-last 4-D tensors as NHWC."""
-    t = t.detach()
+    if t.requires_grad:
+        t = t.detach()
     if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=_torch.channels_last):
         return t.permute(0, 2, 3, 1).numpy(), "NHWC"
     return t.numpy(), "NCHW"
@@ -64,6 +71,12 @@ def _as_numpy(t: _torch.Tensor) -> tuple:
 def _as_tensor(array: np.ndarray, layout: str) -> _torch.Tensor:
     result = _torch.from_numpy(array)
     return result.permute(0, 3, 1, 2) if layout == "NHWC" else result
+
+
+def _array(t: Optional[_torch.Tensor]) -> Optional[np.ndarray]:
+    if t is None:
+        return None
+    return t.detach().numpy() if t.requires_grad else t.numpy()
 
 
 def conv2d(input: _torch.Tensor, weight: _torch.Tensor, bias: Optional[_torch.Tensor] = None, stride: Any = 1,
@@ -100,7 +113,7 @@ def _serve_conv2d(input: _torch.Tensor, weight: _torch.Tensor, bias: Optional[_t
     x, layout = _as_numpy(input)
     if input.dim() == 3:
         layout = "NCHW"
-    out = _conv2d(x, weight.detach().numpy(), None if bias is None else bias.detach().numpy(), _pair(stride),
+    out = _conv2d(x, _array(weight), _array(bias), _pair(stride),
                   _padding(padding), _pair(dilation), groups, layout=layout)
     return _as_tensor(out, layout)
 
