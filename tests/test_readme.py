@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-OPTIONAL = ("torch", "scipy", "sklearn", "cv2", "PIL")
+OPTIONAL = ("torch", "scipy", "sklearn", "cv2", "PIL", "dask")
 
 
 def test_readme_examples_run():

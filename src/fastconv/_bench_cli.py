@@ -487,6 +487,16 @@ def plot(report: Dict[str, Any], path: str) -> None:
 
 def main(suites: Sequence[str], quick: bool, threads: Union[None, int, str], backends: Optional[str], peers: str,
          json_path: Optional[str], plot_path: Optional[str], warm: bool = False, cases: Optional[str] = None) -> int:
+    if "dask" in suites:  # fastconv.dask against in-memory fastconv: its own cases and report
+        if list(suites) != ["dask"]:
+            print("fastconv bench: the dask suite runs on its own (fastconv bench dask)", file=sys.stderr)
+            return 2
+        try:
+            from .dask._bench import main as dask_main
+        except ImportError:
+            print('fastconv bench dask: needs dask and distributed (pip install "fastconv[dask]")', file=sys.stderr)
+            return 1
+        return dask_main(quick, threads, json_path)
     try:
         report = run(suites, quick=quick, threads=threads,
                      backends=backends.split(",") if backends else None, peers=peers.split(","), cold=not warm,
