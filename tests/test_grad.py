@@ -169,3 +169,33 @@ def test_need_input_false_spares_only_the_input_gradient():
     assert model.backward(g, need_input=False) is None and full.shape == x.shape
     for before, p in zip(grads, model.parameters()):
         np.testing.assert_array_equal(before, p.grad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, kwargs", [("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.01)),
+                                          ("SGD", dict(lr=0.1, momentum=0.8, nesterov=True, weight_decay=0.1)),
+                                          ("Adam", dict(lr=0.01, weight_decay=0.1))])
+def test_optimizers_update_in_pieces(monkeypatch, name, kwargs, dtype):
+    """Updates over flat pieces (forced small here: 7 elements, a last piece shorter) match
+    torch, also for a parameter whose data is a transposed (non-contiguous) view and a float64
+    gradient of a float32 parameter."""
+    torch = _torch()
+    monkeypatch.setattr(optim, "_PIECE", 7)
+    rng = np.random.default_rng(5)
+    starts = [rng.standard_normal((5, 6)).astype(dtype), rng.standard_normal((4, 9)).astype(dtype)]
+    ours = [nn.Parameter(start.copy()) for start in starts]
+    ours[1].data = ours[1].data.T.copy().T  # same values, Fortran order
+    theirs = [torch.nn.Parameter(torch.tensor(start.copy())) for start in starts]
+    optimizer = getattr(optim, name)(ours, **kwargs)
+    torch_optimizer = getattr(torch.optim, name)(theirs, **kwargs)
+    tolerance = 1e-6 if dtype == np.float32 else 1e-12
+    for step in range(4):
+        for mine, twin in zip(ours, theirs):
+            grad = rng.standard_normal(mine.shape)
+            mine.grad = grad.copy()  # float64, also for float32 parameters
+            twin.grad = torch.tensor(grad.astype(dtype))
+        optimizer.step()
+        torch_optimizer.step()
+        for mine, twin in zip(ours, theirs):
+            assert mine.data.dtype == dtype
+            np.testing.assert_allclose(mine.data, twin.detach().numpy(), rtol=tolerance, atol=tolerance)

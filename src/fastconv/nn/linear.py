@@ -60,7 +60,12 @@ class Linear(Module):
         else:
             with _dispatch.blas_threads(_dispatch.get_num_threads()):
                 y = x @ self.weight.data.T
-        return y + self.bias.data if self.bias is not None else y
+        if self.bias is None:
+            return y
+        if np.result_type(y, self.bias.data) == y.dtype:  # y is this call's own array: add in place
+            y += self.bias.data
+            return y
+        return y + self.bias.data
 
     def backward(self, grad_output: np.ndarray, need_input: bool = True) -> Optional[np.ndarray]:
         x = self._saved("_input")

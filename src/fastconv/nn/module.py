@@ -203,10 +203,18 @@ class Module:
 
 
 def _accumulate(parameter: Optional[Parameter], grad: Optional[np.ndarray]) -> None:
+    """Add a gradient the layer just computed (a fresh array it hands over: kept, not copied) to
+    the parameter's; a second backward adds into the first's array in place, as torch does."""
     if parameter is None or grad is None:
         return
     grad = grad.astype(parameter.data.dtype, copy=False)
-    parameter.grad = grad.copy() if parameter.grad is None else parameter.grad + grad
+    current = parameter.grad
+    if current is None:
+        parameter.grad = grad
+    elif current.shape == grad.shape and current.dtype == grad.dtype and current.flags.writeable:
+        current += grad
+    else:
+        parameter.grad = current + grad
 
 
 def _uniform(rng: np.random.Generator, bound: float, shape: Sequence[int], dtype) -> np.ndarray:
