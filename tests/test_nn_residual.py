@@ -102,3 +102,22 @@ def test_dropout_accepts_torchs_inplace():
     x = np.ones((4, 100))
     layer = nn.Dropout(0.5, True, rng=0)
     assert layer.inplace and layer(x).std() > 0 and np.all(x == 1)
+
+
+def test_resnet_small_learns_digits(capsys, restore_threads):
+    """`fastconv train-digits --model resnet-small`: residual blocks with BatchNorm learn the
+    digits (one epoch; the full run's 20 reach 99.4%)."""
+    pytest.importorskip("sklearn")
+    import re
+
+    import fastconv
+    from fastconv._train import digits_resnet
+    from fastconv.cli import main
+
+    model = digits_resnet(0)
+    assert sum(isinstance(m, nn.Residual) for _, m in model.named_modules()) == 2
+    assert [type(m).__name__ for m in model][-3:] == ["AdaptiveAvgPool2d", "Flatten", "Linear"]
+    fastconv.set_num_threads(1)  # tiny layers: a second thread only spins on a busy machine
+    assert main(["train-digits", "--epochs", "1", "--model", "resnet-small"]) == 0
+    accuracy = float(re.search(r"test accuracy ([\d.]+)% on 360 held-out digits", capsys.readouterr().out).group(1))
+    assert accuracy > 85

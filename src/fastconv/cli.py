@@ -43,6 +43,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--plot", metavar="FILE.png", help="write the loss curve (needs matplotlib)")
+    train.add_argument("--model", choices=("cnn", "resnet-small"), default="cnn",
+                       help="the lecture's CNN (default) or a ResNet-style net with BatchNorm and residual blocks")
     args = parser.parse_args(argv)
 
     if args.command == "bench":
@@ -66,7 +68,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "train-digits":
         from ._train import main as train_main
 
-        return train_main(args.epochs, args.seed, args.plot)
+        return train_main(args.epochs, args.seed, args.plot, args.model)
 
     if args.command == "demo":
         from ._demo import run_demo
