@@ -199,12 +199,12 @@ def _record_kinks(torch, model, twins):
 
     for _, module in model.named_modules():
         if type(module) in (nn.ReLU, nn.ReLU6):
-            def forward(x, _module=module, _six=type(module) is nn.ReLU6):
-                y = type(_module).forward(_module, x)
-                ours.append(passes(y, _six))
-                return y
-            object.__setattr__(module, "forward", forward)
-            undo.append(lambda _module=module: object.__delattr__(_module, "forward"))
+            # at the mask each call keeps for backward: also where Sequential fuses a Conv2d's ReLU
+            def save(_module=module, **values):
+                ours.append(values["_passes" if type(_module) is nn.ReLU6 else "_positive"])
+                type(_module)._save(_module, **values)
+            object.__setattr__(module, "_save", save)
+            undo.append(lambda _module=module: object.__delattr__(_module, "_save"))
     for twin, found in zip(twins, theirs):
         for module in twin.modules():
             if type(module) in (torch.nn.ReLU, torch.nn.ReLU6):

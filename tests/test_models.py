@@ -54,3 +54,31 @@ def test_alexnet_matches_torch_twin(size):
     back = models.alexnet(rng=5)
     back.load_state_dict(twin.state_dict())  # torch tensors -> ours
     np.testing.assert_allclose(back.eval()(x), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.slow
+def test_alexnet_training_step_matches_torch_twin(dtype):
+    """One SGD step (with our dropout masks in the twin) against torch; slow: 57M parameters
+    in a float64 twin, the float32 check runs a float32 and a float64 twin."""
+    torch = pytest.importorskip("torch")
+    from _model_twins import check_training_step
+
+    rng = np.random.default_rng(2)
+    model = models.alexnet(num_classes=10, dtype=dtype, rng=0)
+
+    class OurDropoutMask(torch.nn.Module):
+        def __init__(self, dropout):
+            super().__init__()
+            self.ours = dropout
+
+        def forward(self, x):
+            return x * torch.from_numpy(self.ours._scale) if self.training else x
+
+    def make_twin(tdtype):
+        twin = _torch_alexnet(torch, num_classes=10).to(tdtype)
+        for index in (0, 3):
+            twin.classifier[index] = OurDropoutMask(model.classifier[index])
+        return twin
+
+    inputs = (rng.standard_normal((2, 3, 96, 96)).astype(dtype) for _ in range(4))
+    check_training_step(torch, model, make_twin, inputs, np.array([3, 7]), dtype)
