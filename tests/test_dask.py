@@ -355,5 +355,6 @@ def test_16384_image_in_2048_chunks(request, big_image, border, record_property)
           f"{peak / 2**20:.0f} MiB (image {big_image.nbytes / 2**20:.0f} MiB, one chunk {2048 * 2048 * 4 / 2**20:.0f} MiB)")
     assert np.array_equal(result, expected)
     # about three rows of tiles in flight (a block's halo comes from the rows above and below it);
-    # wrap also holds the far edges (the last row and column of tiles) from the first blocks on
-    assert peak < big_image.nbytes * (3 / 4 if border == "wrap" else 1 / 2)
+    # wrap also holds the far edges (the last row and column of tiles) from the first blocks on;
+    # measured on 2 threads: 370-386 MiB, wrap 707 MiB
+    assert peak < big_image.nbytes * (1 if border == "wrap" else 1 / 2)
