@@ -296,6 +296,8 @@ PYBIND11_MODULE(_core, m) {
           py::arg("row_taps").noconvert().none(true), py::arg("column_taps").noconvert().none(true),
           py::arg("pad_top_left"), py::arg("border"), py::arg("cval"), py::arg("double_precision"),
           py::arg("round_margin"), py::arg("num_threads"));
+    m.def("thread_pool_lost_to_fork", &fastconv::thread_pool_lost_to_fork,
+          "Whether this process was forked after its parent used the OpenMP pool (kernels then run on one thread).");
     m.def("simd_level", [] { return std::string(fastconv::kernels().isa); },
           "The SIMD level of the active kernel table.");
     m.def("simd_levels", &fastconv::supported_simd_levels,

@@ -2,6 +2,10 @@
 
 #include <atomic>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
+
 namespace fastconv {
 namespace {
 
@@ -27,10 +31,31 @@ Conv2dTuning conv2d_tuning() {
     return {c.l2 / 8, c.l2, c.l2 / 16};
 }
 
-int threads_for_work(int requested, double work, double work_per_thread) {
-    if (requested <= 1) return 1;
-    const double worth = work / work_per_thread;
-    return worth >= requested ? requested : worth < 2 ? 1 : static_cast<int>(worth);
+namespace {
+
+// GNU OpenMP's thread pool does not survive fork(): a child forked after the parent ran a
+// parallel region hangs in its first one (multiprocessing's default start method on Linux). Such
+// a child runs every kernel on its calling thread, as torch's children do.
+std::atomic<bool> pool_started{false};
+std::atomic<bool> pool_lost{false};
+
+#if defined(__unix__) || defined(__APPLE__)
+void after_fork_in_child() {
+    if (pool_started.load()) pool_lost.store(true);
 }
+const bool fork_handler_registered = pthread_atfork(nullptr, nullptr, after_fork_in_child) == 0;
+#endif
+
+}  // namespace
+
+int threads_for_work(int requested, double work, double work_per_thread) {
+    if (requested <= 1 || pool_lost.load(std::memory_order_relaxed)) return 1;
+    const double worth = work / work_per_thread;
+    const int threads = worth >= requested ? requested : worth < 2 ? 1 : static_cast<int>(worth);
+    if (threads > 1 && !pool_started.load(std::memory_order_relaxed)) pool_started.store(true);
+    return threads;
+}
+
+bool thread_pool_lost_to_fork() { return pool_lost.load(); }
 
 }  // namespace fastconv

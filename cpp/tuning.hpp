@@ -28,7 +28,9 @@ Conv2dTuning conv2d_tuning();
 // cores are busy) and a tiny call is done sooner alone. torch caps its threads by a grain size
 // for the same reason. Units: multiply-adds for conv2d and filter2d, window cells visited for
 // the pools.
+// In a process forked after the parent used its thread pool, always 1 (see tuning.cpp).
 int threads_for_work(int requested, double work, double work_per_thread);
+bool thread_pool_lost_to_fork();
 constexpr double kConvWorkPerThread = 131072;
 constexpr double kPoolWorkPerThread = 65536;
 constexpr double kFilterWorkPerThread = 131072;

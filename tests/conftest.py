@@ -28,3 +28,11 @@ def restore_threads():
     before = fastconv.get_num_threads()
     yield
     fastconv.set_num_threads(before)
+
+
+@pytest.fixture
+def slow_only(request):
+    """Skips unless the slow tests were selected (`pytest -m slow`): CI runs `pytest` as it is."""
+    expression = request.config.getoption("markexpr") or ""
+    if "slow" not in expression or "not slow" in expression:
+        pytest.skip("slow: run with -m slow")

@@ -586,6 +586,8 @@ def filter2d_call(image: Any, kernel: Any, mode: Any, border: Any, cval: Any, fl
                   dtype: Any, algorithm: Any = "auto") -> Filter2dCall:
     function = "filter2d"
     array = np.asarray(image)
+    if not array.dtype.isnative:  # big-endian data from a file, say: the kernels read native numbers
+        array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype not in FILTER_DTYPES:
         msg = f"{function}: `image` must be uint8, uint16, int16, float32 or float64, got dtype {array.dtype}"
         raise TypeError(msg)

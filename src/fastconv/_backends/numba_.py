@@ -221,7 +221,11 @@ _avg_pool2d = _Kernel(_avg_pool2d_nchw)
 
 
 def _nchw(array: np.ndarray, layout: str) -> np.ndarray:
-    return array if layout == "NCHW" else np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+    if layout != "NCHW":
+        return np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+    # Numba compiles a kernel anew (~15 s) for each array type; read-only and unaligned arrays are
+    # types of their own, so they are copied into the one type the kernels are compiled for.
+    return array if array.flags.writeable and array.flags.aligned else array.copy()
 
 
 def _scratch(target: np.ndarray, layout: str) -> np.ndarray:
