@@ -284,12 +284,12 @@ def _batched(input: Any, function: str) -> Tuple["da.Array", bool]:
 
 
 def _default_client():
-    """The dask.distributed client computations go to by default, if the program made one."""
+    """The dask.distributed client in use (``Client.as_current()``, else the default), if any."""
     distributed = sys.modules.get("distributed")  # never imported here: a program using it has
     if distributed is None:
         return None
     try:
-        return distributed.default_client()
+        return distributed.Client.current()
     except ValueError:  # no client
         return None
 
