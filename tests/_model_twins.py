@@ -216,24 +216,31 @@ def _record_kinks(torch, model, twins):
 
 
 class _Judge:
-    """Compares our value with the truth: in float64 the twin's, within 1e-10 relative; in
-    float32 a float64 twin's run on the same (float32) weights and input, within 1e-4 relative
-    or twice the float32 twin's own error, whichever is larger (deep networks in training mode
-    lose more than 1e-4 to float32 rounding in some gradients, torch's float32 as well).
-    ``errors`` keeps every measured (what, ours, torch float32's) for the report."""
+    """Compares our values with the truth: in float64 the twin's, each within 1e-10 relative; in
+    float32 a float64 twin's run on the same (float32) weights and input, each within 1e-4
+    relative or, where torch's own float32 run is worse than that, within twice torch's worst
+    error of the same kind (outputs, input gradient, parameter gradients, state after the step).
+    Deep networks in training mode lose more than 1e-4 to float32 rounding in some gradients:
+    MobileNetV2 up to about 3e-4, torch's float32 as well; which of two float32 runs comes out
+    closer on one parameter is luck. ``errors`` keeps (kind, what, ours, torch float32's)."""
 
     def __init__(self, dtype):
         self.rtol = RTOL[np.dtype(dtype)]
         self.float32 = np.dtype(dtype) == np.float32
         self.errors = []
 
-    def __call__(self, what, ours, truth, theirs=None, scale=None):
+    def __call__(self, kind, what, ours, truth, theirs=None, scale=None):
         error = relative_error(ours, truth, scale)
         theirs_error = relative_error(theirs, truth, scale) if self.float32 else 0.0
-        self.errors.append((what, error, theirs_error))
-        limit = max(self.rtol, 2 * theirs_error)
-        assert error <= limit, (f"{what}: relative error {error:.3g} > {limit:.3g} (torch float32's: "
-                                f"{theirs_error:.3g})")
+        self.errors.append((kind, what, error, theirs_error))
+
+    def verify(self):
+        for kind in dict.fromkeys(k for k, *_ in self.errors):
+            errors = [e for e in self.errors if e[0] == kind]
+            limit = max(self.rtol, 2 * max(e[3] for e in errors))
+            _, what, error, theirs_error = max(errors, key=lambda e: e[2])
+            assert error <= limit, (f"{what}: relative error {error:.3g} > {limit:.3g} (torch float32's "
+                                    f"worst {kind}: {max(e[3] for e in errors):.3g}, on this one {theirs_error:.3g})")
 
 
 def _numpy(tensor):
@@ -272,7 +279,7 @@ def _check_training_step(torch, model, make_twin, inputs, labels, dtype):
     def judge_eval(what):
         with torch.no_grad():
             outputs = [_numpy(run(twin, x)) for twin in twins]
-        judge(what, model(x), *outputs)
+        judge("outputs", what, model(x), *outputs)
 
     judge_eval("eval output")
     model.train()
@@ -300,9 +307,9 @@ def _check_training_step(torch, model, make_twin, inputs, labels, dtype):
     torch_losses = [torch.nn.functional.cross_entropy(t, torch.from_numpy(labels)) for t in torch_logits]
     for torch_loss in torch_losses:
         torch_loss.backward()
-    judge("train output", logits, *[_numpy(t) for t in torch_logits])
-    judge("loss", loss, *[t.item() for t in torch_losses])
-    judge("input gradient", grad_input, *[t.grad.numpy() for t in tx])
+    judge("outputs", "train output", logits, *[_numpy(t) for t in torch_logits])
+    judge("outputs", "loss", loss, *[t.item() for t in torch_losses])
+    judge("input gradient", "input gradient", grad_input, *[t.grad.numpy() for t in tx])
     named = [dict(twin.named_parameters()) for twin in twins]
     assert [name for name, _ in model.named_parameters()] == list(named[0])
     parameters = dict(model.named_parameters())
@@ -314,7 +321,8 @@ def _check_training_step(torch, model, make_twin, inputs, labels, dtype):
         for name in own:
             parameter = parameters[name]
             assert parameter.grad.dtype == np.dtype(dtype), name
-            judge(f"gradient of {name}", parameter.grad, *[n[name].grad.numpy() for n in named], scale=scale)
+            judge("parameter gradients", f"gradient of {name}", parameter.grad,
+                  *[n[name].grad.numpy() for n in named], scale=scale)
     optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
     optimizer.step()
     for twin in twins:
@@ -322,11 +330,12 @@ def _check_training_step(torch, model, make_twin, inputs, labels, dtype):
     after = [twin.state_dict() for twin in twins]
     for key, value in model.state_dict().items():  # updated parameters, running statistics, batches tracked
         if value.dtype.kind == "f":
-            judge(key, value, *[a[key].numpy() for a in after])
+            judge("state after the step", key, value, *[a[key].numpy() for a in after])
         else:
             np.testing.assert_array_equal(value, after[0][key].numpy(), err_msg=key)
     model.eval()
     for twin in twins:
         twin.eval()
     judge_eval("eval output after the step")
+    judge.verify()
     return judge

@@ -85,5 +85,5 @@ def test_mobilenet_v2_matches_torch_twin(dtype):
         twin.classifier[0] = OurDropoutMask(model.classifier[0])
         return twin
 
-    inputs = (rng.standard_normal((2, 3, 48, 48)).astype(dtype) for _ in range(4))
+    inputs = (rng.standard_normal((2, 3, 40, 40)).astype(dtype) for _ in range(4))
     check_training_step(torch, model, make_twin, inputs, np.array([3, 7]), dtype)

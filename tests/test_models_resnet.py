@@ -54,7 +54,7 @@ def test_resnet18_matches_torch_twin(dtype):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(2)
     model = randomise_batchnorm(models.resnet18(num_classes=10, dtype=dtype, rng=0), rng)
-    inputs = (rng.standard_normal((2, 3, 48, 48)).astype(dtype) for _ in range(4))
+    inputs = (rng.standard_normal((2, 3, 40, 40)).astype(dtype) for _ in range(4))
     check_training_step(torch, model, lambda tdtype: torch_resnet(torch, num_classes=10).to(tdtype), inputs,
                         np.array([3, 7]), dtype)
 
