@@ -189,3 +189,10 @@ def assert_twin_gradients(torch, model, twin, x, labels, input_tolerance, parame
     theirs = dict(twin.named_parameters())
     for name, parameter in model.named_parameters():
         np.testing.assert_allclose(parameter.grad, theirs[name].grad.numpy(), *parameter_tolerance, err_msg=name)
+
+
+def require_slow(request):
+    """Skips unless the slow tests were selected (`pytest -m slow`): CI runs `pytest` as it is."""
+    expression = request.config.getoption("markexpr") or ""
+    if "slow" not in expression or "not slow" in expression:
+        pytest.skip("slow: run with -m slow")

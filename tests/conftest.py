@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import fastconv
+from _cases import require_slow
 
 BACKENDS = fastconv.backends()
 DTYPES = [np.float32, np.float64]
@@ -33,6 +34,4 @@ def restore_threads():
 @pytest.fixture
 def slow_only(request):
     """Skips unless the slow tests were selected (`pytest -m slow`): CI runs `pytest` as it is."""
-    expression = request.config.getoption("markexpr") or ""
-    if "slow" not in expression or "not slow" in expression:
-        pytest.skip("slow: run with -m slow")
+    require_slow(request)

@@ -11,6 +11,7 @@ import pytest
 
 import fastconv
 from fastconv import _dispatch, models
+from _cases import require_slow
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
@@ -23,13 +24,6 @@ IMAGE_CHUNKS = ((301, 250, 449), (512, 401, 387))
 
 def threads(array):
     return array.compute(scheduler="threads")
-
-
-def require_slow(request):
-    """The `slow` tests run only when selected (`-m slow`): CI runs `pytest` as it is."""
-    expression = request.config.getoption("markexpr") or ""
-    if "slow" not in expression or "not slow" in expression:
-        pytest.skip("slow: run with -m slow")
 
 
 @pytest.fixture(scope="module")
