@@ -57,7 +57,7 @@ def test_alexnet_matches_torch_twin(size):
 
 
 @pytest.mark.slow
-def test_alexnet_training_step_matches_torch_twin(dtype):
+def test_alexnet_training_step_matches_torch_twin(dtype, slow_only):
     """One SGD step (with our dropout masks in the twin) against torch; slow: 57M parameters
     in a float64 twin, the float32 check runs a float32 and a float64 twin."""
     torch = pytest.importorskip("torch")
