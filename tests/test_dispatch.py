@@ -93,3 +93,16 @@ def test_backends_agree_on_a_mixed_workload():
     results = [fastconv.conv2d(x, weight, padding=1, backend=name) for name in fastconv.backends()]
     for result in results[1:]:
         np.testing.assert_allclose(result, results[0], rtol=1e-12, atol=1e-12)
+
+
+def test_blas_threads_holds_numpys_blas_then_puts_it_back():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    libraries = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    if not libraries:
+        pytest.skip("NumPy's BLAS is not one threadpoolctl knows")
+    before = [library.get_num_threads() for library in libraries]
+    with fastconv._dispatch.blas_threads(1):
+        assert [library.get_num_threads() for library in libraries] == [1] * len(libraries)
+        a = np.random.default_rng(0).standard_normal((64, 64))
+        np.testing.assert_allclose(a @ a.T, (a @ a.T).T)
+    assert [library.get_num_threads() for library in libraries] == before
