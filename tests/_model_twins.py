@@ -1,6 +1,7 @@
-"""torchvision's ResNet and MobileNetV2 written out in torch (torchvision itself is not installed:
-it pulls a CUDA torch), and one training step through a fastconv model and its twin compared
-parameter by parameter."""
+"""One training step through a fastconv model and its torch twin compared parameter by
+parameter; the twins (torchvision's AlexNet, ResNet and MobileNetV2 written out in torch, as
+torchvision itself pulls a CUDA torch) live in fastconv.models._torch_twins, shared with
+``fastconv bench models``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 import fastconv
 from fastconv import nn, optim
+from fastconv.models._torch_twins import torch_alexnet, torch_mobilenet_v2, torch_resnet  # noqa: F401 (the tests' twins)
 
 # the issue's done-when: float32 within 1e-4 relative, float64 within 1e-10
 RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
@@ -28,115 +30,6 @@ def single_threaded(torch):
     finally:
         torch.set_num_threads(threads)
         fastconv.set_num_threads(our_threads)
-
-
-def torch_resnet(torch, layers=(2, 2, 2, 2), num_classes=1000):
-    """torchvision.models.resnet.ResNet with BasicBlock (resnet18: layers (2, 2, 2, 2))."""
-    tnn = torch.nn
-
-    def conv3x3(inp, out, stride=1):
-        return tnn.Conv2d(inp, out, 3, stride, 1, bias=False)
-
-    class BasicBlock(tnn.Module):
-        def __init__(self, inplanes, planes, stride=1, downsample=None):
-            super().__init__()
-            self.conv1 = conv3x3(inplanes, planes, stride)
-            self.bn1 = tnn.BatchNorm2d(planes)
-            self.relu = tnn.ReLU(inplace=True)
-            self.conv2 = conv3x3(planes, planes)
-            self.bn2 = tnn.BatchNorm2d(planes)
-            self.downsample = downsample
-
-        def forward(self, x):
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            out += x if self.downsample is None else self.downsample(x)
-            return self.relu(out)
-
-    class ResNet(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inplanes = 64
-            self.conv1 = tnn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = tnn.BatchNorm2d(64)
-            self.relu = tnn.ReLU(inplace=True)
-            self.maxpool = tnn.MaxPool2d(3, 2, 1)
-            self.layer1 = self._make_layer(64, layers[0], 1)
-            self.layer2 = self._make_layer(128, layers[1], 2)
-            self.layer3 = self._make_layer(256, layers[2], 2)
-            self.layer4 = self._make_layer(512, layers[3], 2)
-            self.avgpool = tnn.AdaptiveAvgPool2d((1, 1))
-            self.fc = tnn.Linear(512, num_classes)
-
-        def _make_layer(self, planes, blocks, stride):
-            downsample = None
-            if stride != 1 or self.inplanes != planes:
-                downsample = tnn.Sequential(tnn.Conv2d(self.inplanes, planes, 1, stride, bias=False),
-                                            tnn.BatchNorm2d(planes))
-            modules = [BasicBlock(self.inplanes, planes, stride, downsample)]
-            self.inplanes = planes
-            modules += [BasicBlock(planes, planes) for _ in range(1, blocks)]
-            return tnn.Sequential(*modules)
-
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(torch.flatten(self.avgpool(x), 1))
-
-    return ResNet()
-
-
-def _make_divisible(v, divisor, min_value=None):
-    min_value = divisor if min_value is None else min_value
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    return new_v + divisor if new_v < 0.9 * v else new_v
-
-
-def torch_mobilenet_v2(torch, num_classes=1000, width_mult=1.0, dropout=0.2):
-    """torchvision.models.mobilenetv2.MobileNetV2 (with ops.misc.Conv2dNormActivation)."""
-    tnn = torch.nn
-
-    class Conv2dNormActivation(tnn.Sequential):
-        def __init__(self, inp, out, kernel_size=3, stride=1, groups=1):
-            super().__init__(tnn.Conv2d(inp, out, kernel_size, stride, (kernel_size - 1) // 2, groups=groups,
-                                        bias=False),
-                             tnn.BatchNorm2d(out), tnn.ReLU6(inplace=True))
-
-    class InvertedResidual(tnn.Module):
-        def __init__(self, inp, oup, stride, expand_ratio):
-            super().__init__()
-            hidden = int(round(inp * expand_ratio))
-            self.use_res_connect = stride == 1 and inp == oup
-            layers = [Conv2dNormActivation(inp, hidden, kernel_size=1)] if expand_ratio != 1 else []
-            layers += [Conv2dNormActivation(hidden, hidden, stride=stride, groups=hidden),
-                       tnn.Conv2d(hidden, oup, 1, 1, 0, bias=False), tnn.BatchNorm2d(oup)]
-            self.conv = tnn.Sequential(*layers)
-
-        def forward(self, x):
-            return x + self.conv(x) if self.use_res_connect else self.conv(x)
-
-    class MobileNetV2(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            setting = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],
-                       [6, 320, 1, 1]]
-            inp = _make_divisible(32 * width_mult, 8)
-            self.last_channel = _make_divisible(1280 * max(1.0, width_mult), 8)
-            features = [Conv2dNormActivation(3, inp, stride=2)]
-            for t, c, n, s in setting:
-                out = _make_divisible(c * width_mult, 8)
-                for i in range(n):
-                    features.append(InvertedResidual(inp, out, s if i == 0 else 1, t))
-                    inp = out
-            features.append(Conv2dNormActivation(inp, self.last_channel, kernel_size=1))
-            self.features = tnn.Sequential(*features)
-            self.classifier = tnn.Sequential(tnn.Dropout(dropout), tnn.Linear(self.last_channel, num_classes))
-
-        def forward(self, x):
-            x = torch.nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
-            return self.classifier(torch.flatten(x, 1))
-
-    return MobileNetV2()
 
 
 def randomise_batchnorm(model, rng):

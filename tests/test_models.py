@@ -1,34 +1,11 @@
 """models.alexnet: torchvision's layout, parameter count and state-dict keys, and the same
-outputs as a PyTorch twin built by hand with the same weights."""
+outputs as a PyTorch twin (fastconv.models._torch_twins) with the same weights."""
 
 import numpy as np
 import pytest
 
 from fastconv import models
-
-
-def _torch_alexnet(torch, num_classes=1000):
-    """torchvision's AlexNet, written out (torchvision itself is not installed)."""
-    tnn = torch.nn
-
-    class AlexNet(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.features = tnn.Sequential(
-                tnn.Conv2d(3, 64, 11, 4, 2), tnn.ReLU(inplace=True), tnn.MaxPool2d(3, 2),
-                tnn.Conv2d(64, 192, 5, padding=2), tnn.ReLU(inplace=True), tnn.MaxPool2d(3, 2),
-                tnn.Conv2d(192, 384, 3, padding=1), tnn.ReLU(inplace=True),
-                tnn.Conv2d(384, 256, 3, padding=1), tnn.ReLU(inplace=True),
-                tnn.Conv2d(256, 256, 3, padding=1), tnn.ReLU(inplace=True), tnn.MaxPool2d(3, 2))
-            self.avgpool = tnn.AdaptiveAvgPool2d((6, 6))
-            self.classifier = tnn.Sequential(
-                tnn.Dropout(0.5), tnn.Linear(9216, 4096), tnn.ReLU(inplace=True),
-                tnn.Dropout(0.5), tnn.Linear(4096, 4096), tnn.ReLU(inplace=True), tnn.Linear(4096, num_classes))
-
-        def forward(self, x):
-            return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
-
-    return AlexNet()
+from fastconv.models._torch_twins import torch_alexnet
 
 
 def test_alexnet_layout():
@@ -44,7 +21,7 @@ def test_alexnet_layout():
 def test_alexnet_matches_torch_twin(size):
     torch = pytest.importorskip("torch")
     model = models.alexnet(rng=0).eval()
-    twin = _torch_alexnet(torch).eval()
+    twin = torch_alexnet(torch).eval()
     twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})  # ours -> torch
     x = np.random.default_rng(1).standard_normal((2, 3, size, size)).astype(np.float32)
     with torch.no_grad():
@@ -75,7 +52,7 @@ def test_alexnet_training_step_matches_torch_twin(dtype, slow_only):
             return x * torch.from_numpy(self.ours._scale) if self.training else x
 
     def make_twin(tdtype):
-        twin = _torch_alexnet(torch, num_classes=10).to(tdtype)
+        twin = torch_alexnet(torch, num_classes=10).to(tdtype)
         for index in (0, 3):
             twin.classifier[index] = OurDropoutMask(model.classifier[index])
         return twin
