@@ -152,7 +152,9 @@ def _separable(input, kernels_by_axis: Sequence[np.ndarray], output, mode, cval,
     each result rounded to the output dtype)."""
     result = input
     for axis, weights in enumerate(kernels_by_axis):
-        result = correlate1d(result, weights, axis, None, mode, cval, 0).astype(dtype, copy=False)
+        # each pass into the output dtype, as SciPy (a float32 image with a float64 output keeps
+        # its first pass in float64)
+        result = correlate1d(result, weights, axis, dtype, mode, cval, 0)
     if isinstance(output, np.ndarray):
         output[...] = result
         return output
@@ -197,8 +199,8 @@ def _derivative(name, input, axis, output, mode, cval, derivative, smoothing):
         return getattr(_scipy(), name)(input, axis=axis, output=output, mode=mode, cval=cval)
     axis = int(axis) % 2
     # SciPy: the derivative along `axis` first, then the smoothing along the other axis
-    result = correlate1d(input, derivative, axis, None, mode, cval).astype(dtype, copy=False)
-    result = correlate1d(result, smoothing, 1 - axis, None, mode, cval).astype(dtype, copy=False)
+    result = correlate1d(input, derivative, axis, dtype, mode, cval)
+    result = correlate1d(result, smoothing, 1 - axis, dtype, mode, cval)
     if isinstance(output, np.ndarray):
         output[...] = result
         return output
@@ -222,8 +224,8 @@ def laplace(input, output=None, mode="reflect", cval=0.0, *, axes=None):
         return _scipy().laplace(input, output=output, mode=mode, cval=cval,
                                 **_axes_keyword(axes))
     # SciPy adds the per-axis results in the output dtype
-    first = correlate1d(input, [1.0, -2.0, 1.0], 0, None, mode, cval).astype(dtype, copy=False)
-    second = correlate1d(input, [1.0, -2.0, 1.0], 1, None, mode, cval).astype(dtype, copy=False)
+    first = correlate1d(input, [1.0, -2.0, 1.0], 0, dtype, mode, cval)
+    second = correlate1d(input, [1.0, -2.0, 1.0], 1, dtype, mode, cval)
     result = first + second
     if isinstance(output, np.ndarray):
         output[...] = result
