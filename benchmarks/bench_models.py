@@ -1,10 +1,13 @@
-"""AlexNet inference (batch 1 and 8) and one training step: fastconv against the same-weights
-PyTorch model (built by hand with torchvision's layout)."""
+"""Whole networks, the cases of `fastconv bench models`: AlexNet, ResNet-18 and MobileNetV2 at
+batch 1 and 8 on 224x224 images, inference and one SGD training step (dropout 0), fastconv
+against the same-weights PyTorch twin (fastconv.models._torch_twins). The calls are
+`fastconv bench models`' own; each benchmark first checks its outputs against a float64 twin.
+All slow (`-m slow`): `fastconv bench models` times the same cases interleaved."""
 
 import numpy as np
 import pytest
 
-from fastconv import models, nn, optim
+from fastconv import _bench_models
 
 try:
     import torch
@@ -12,69 +15,44 @@ except ImportError:  # PyTorch is an optional peer
     torch = None
 
 IMPLS = ["fastconv"] + (["torch"] if torch is not None else [])
+SIZE = _bench_models.SIZES["full"]
+_built = {}
 
 
-def _twin(model, num_classes=1000):
-    """The same-weights PyTorch AlexNet (the tests' hand-written torchvision layout)."""
-    import sys
-    from pathlib import Path
+def _network(name):
+    """(fastconv model, its state dict, torch twin, float64 twin), built once per network."""
+    if name not in _built:
+        _built.clear()  # one network in memory at a time (AlexNet's twins and gradients: ~2 GB)
+        model = _bench_models.NETWORKS[name]()
+        twins = (None, None)
+        if torch is not None:
+            from fastconv.models._torch_twins import torch_twin
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from test_models import _torch_alexnet
-
-    twin = _torch_alexnet(torch, num_classes)
-    twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
-    return twin
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("batch", [1, 8])
-@pytest.mark.parametrize("impl", IMPLS)
-def test_alexnet_inference(benchmark, impl, batch):
-    model = models.alexnet(rng=0).eval()
-    x = np.random.default_rng(1).standard_normal((batch, 3, 224, 224)).astype(np.float32)
-    benchmark.group = f"alexnet inference b{batch}"
-    if impl == "fastconv":
-        result = benchmark(model, x)
-    else:
-        twin = _twin(model).eval()
-        tx = torch.from_numpy(x)
-
-        def run():
-            with torch.no_grad():
-                return twin(tx).numpy()
-
-        result = benchmark(run)
-    expected = model(x)
-    np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+            twins = (torch_twin(model, torch), torch_twin(model, torch).double())
+        _built[name] = (model, model.state_dict(), *twins)
+    return _built[name]
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", _bench_models.MODES)
+@pytest.mark.parametrize("batch", _bench_models.BATCHES)
+@pytest.mark.parametrize("network", list(_bench_models.NETWORKS))
 @pytest.mark.parametrize("impl", IMPLS)
-def test_alexnet_training_step(benchmark, impl):
-    model = models.alexnet(num_classes=10, rng=0, dropout=0.0)
-    x = np.random.default_rng(1).standard_normal((8, 3, 224, 224)).astype(np.float32)
-    labels = np.arange(8) % 10
-    benchmark.group = "alexnet training step b8"
+def test_model(benchmark, impl, network, batch, mode):
+    model, state, twin, twin64 = _network(network)
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 3, SIZE, SIZE)).astype(np.float32)
+    labels = rng.integers(0, _bench_models.CLASSES, batch)
+    benchmark.group = f"{_bench_models.case_name(network, batch, mode)} ({SIZE}x{SIZE})"
     if impl == "fastconv":
-        criterion, optimizer = nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-
-        def step():
-            optimizer.zero_grad()
-            loss = criterion(model(x), labels)
-            model.backward(criterion.backward(), need_input=False)  # as torch: x needs no grad
-            optimizer.step()
-            return loss
+        model.load_state_dict(state)
+        call = _bench_models.fastconv_call(model, _bench_models._dispatch.default_backend(), x, labels, mode)
     else:
-        twin = _twin(model, num_classes=10)
-        torch_optimizer = torch.optim.SGD(twin.parameters(), lr=1e-3, momentum=0.9)
-        tx, tlabels = torch.from_numpy(x), torch.from_numpy(labels)
-
-        def step():
-            torch_optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(twin(tx), tlabels)
-            loss.backward()
-            torch_optimizer.step()
-            return loss.item()
-    loss = benchmark(step)
-    assert np.isfinite(loss)
+        twin.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+        call = _bench_models.torch_call(torch, twin, x, labels, mode)
+    first = call()  # the first call (a training step: with the loaded weights) is checked
+    if twin64 is not None:
+        truth, _ = _bench_models.float64_truth(torch, twin64, {k: torch.from_numpy(v) for k, v in state.items()},
+                                                x, labels, mode)
+        assert _bench_models.relative_error(first, truth) < 1e-4
+    benchmark(call)

@@ -497,6 +497,13 @@ def main(suites: Sequence[str], quick: bool, threads: Union[None, int, str], bac
             print('fastconv bench dask: needs dask and distributed (pip install "fastconv[dask]")', file=sys.stderr)
             return 1
         return dask_main(quick, threads, json_path)
+    if "models" in suites:  # whole networks against their torch twins: its own cases and report
+        if list(suites) != ["models"]:
+            print("fastconv bench: the models suite runs on its own (fastconv bench models)", file=sys.stderr)
+            return 2
+        from ._bench_models import main as models_main
+
+        return models_main(quick, threads, backends, peers, json_path, plot_path, cases)
     try:
         report = run(suites, quick=quick, threads=threads,
                      backends=backends.split(",") if backends else None, peers=peers.split(","), cold=not warm,

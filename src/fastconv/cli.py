@@ -16,7 +16,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     bench = commands.add_parser("bench", help="time every backend against the installed peers (torch, cv2, scipy)")
     bench.add_argument("suites", nargs="*", default=["all"], metavar="SUITE",
                        help="conv, pool, filter or all; or dask alone (fastconv.dask against in-memory fastconv, "
-                            "a chunked filter and a conv stack; --quick, --threads N and --json apply)")
+                            "a chunked filter and a conv stack; --quick, --threads N and --json apply); or models "
+                            "alone (AlexNet, ResNet-18, MobileNetV2 at batch 1 and 8, inference and an SGD step, "
+                            "against torch twins with the same weights; all options but --warm apply)")
     bench.add_argument("--quick", action="store_true", help="a short run (1-2 minutes on 2 cores)")
     bench.add_argument("--threads", help="threads for every implementation: N, or a comma list such as 1,2 "
                                          "to run every case at each count (default: fastconv's)")
