@@ -186,7 +186,8 @@ def torch_twin(model: Any, torch: Any = None, width_mult: float = 1.0) -> Any:
     elif isinstance(model, MobileNetV2):
         twin = torch_mobilenet_v2(torch, model.classifier[1].out_features, width_mult, model.classifier[0].p)
     else:
-        msg = f"torch_twin: `model` must be a fastconv.models AlexNet, ResNet or MobileNetV2, got {type(model).__name__}"
+        msg = (f"torch_twin: `model` must be a fastconv.models AlexNet, ResNet or MobileNetV2, "
+               f"got {type(model).__name__}")
         raise TypeError(msg)
     state = model.state_dict()
     dtype = next(iter(state.values())).dtype
