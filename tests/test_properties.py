@@ -953,3 +953,40 @@ def test_nn_cross_entropy_matches_torch(n, classes, dtype, seed):
 
 # ---------------------------------------------------------------------------------------------
 # regression examples: failures hypothesis found, kept as plain tests
+
+
+def test_regression_ndimage_float32_image_with_float64_output_keeps_double_passes():
+    """Found by test_scipy_ndimage_matches_scipy (sobel, 2x1 float32 image, output=float64): the
+    separable filters rounded their first 1-D pass to the image's float32 where SciPy keeps it in
+    the output's float64 (fixed in fastconv.scipy.ndimage; now the same bits as SciPy)."""
+    scipy_ndimage = pytest.importorskip("scipy.ndimage")
+    from fastconv.scipy import ndimage as ours
+
+    x = _normal(_rng(0), (6, 5), np.float32)
+    for name in ("sobel", "prewitt", "laplace"):  # integer taps: the same bits
+        np.testing.assert_array_equal(getattr(ours, name)(x, output=np.float64),
+                                      getattr(scipy_ndimage, name)(x, output=np.float64), err_msg=name)
+    # 1/3 and Gaussian taps, summed in another order than SciPy's: within float64 roundings
+    np.testing.assert_allclose(ours.uniform_filter(x, output=np.float64),
+                               scipy_ndimage.uniform_filter(x, output=np.float64), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(ours.gaussian_filter(x, 1.0, output=np.float64),
+                               scipy_ndimage.gaussian_filter(x, 1.0, output=np.float64), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS + ["reference"])
+def test_regression_max_pool_window_wholly_in_the_padding(backend):
+    """Found by test_nn_layers_match_torch: a dilated window can lie wholly in the padding (a
+    1-row plane, kernel 2 / dilation 2 / padding 1 along H). Its value is -inf and its index one
+    past the plane, as torch's; its gradient goes nowhere. torch's backward instead adds it to
+    the next plane's first cell (here channel 1's), out of bounds for the last plane."""
+    from fastconv import nn
+
+    x = np.array([[[[0.5]], [[-0.25]]]])
+    options = dict(kernel_size=(2, 1), padding=(1, 0), dilation=(2, 1))
+    values, indices = fastconv.max_pool2d(x, **options, return_indices=True, backend=backend)
+    np.testing.assert_array_equal(values, [[[[-np.inf]], [[-np.inf]]]])
+    np.testing.assert_array_equal(indices, [[[[1]], [[1]]]])
+    layer = nn.MaxPool2d(**options)
+    with fastconv.use_backend(backend):
+        layer(x)
+        np.testing.assert_array_equal(layer.backward(np.array([[[[3.0]], [[5.0]]]])), np.zeros_like(x))
