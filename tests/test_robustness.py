@@ -284,3 +284,34 @@ def test_memory_stays_flat_over_repeated_calls():
 def test_memory_stays_flat_over_100000_calls(slow_only):
     growth = _python_memory_growth(_mixed_calls(20, seed=5), rounds=5000)
     assert growth < 64 << 10
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------------
+
+_INTERRUPTED_CALL = """
+import os, signal, threading, time
+import numpy as np
+import fastconv
+x = np.ones((8, 64, 192, 192), np.float32)
+w = np.ones((64, 64, 5, 5), np.float32)
+fastconv.conv2d(x[:1, :, :16, :16], w, padding=2)  # imports and first-call costs before the clock
+start = time.perf_counter()
+threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    fastconv.conv2d(x, w, padding=2)  # ~3 GMAC x 8: seconds even on many cores
+    print("finished", time.perf_counter() - start)
+except KeyboardInterrupt:
+    print("interrupted", time.perf_counter() - start, flush=True)
+    os._exit(0)  # not waiting at exit for the kernel that goes on in the background
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT by os.kill is POSIX")
+def test_ctrl_c_during_a_long_call_returns_within_a_second():
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _INTERRUPTED_CALL], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    outcome, seconds = done.stdout.split()
+    assert outcome == "interrupted", done.stdout
+    assert float(seconds) < 0.3 + 1.0

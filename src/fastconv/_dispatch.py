@@ -15,7 +15,7 @@ import importlib.util
 import os
 import threading
 from types import ModuleType
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 BACKEND_NAMES = ("cpp", "numba", "reference")  # fastest first
 _MODULES = {"cpp": "fastconv._backends.cpp", "numba": "fastconv._backends.numba_",
@@ -224,3 +224,33 @@ class _BlasThreads:
     def __exit__(self, *exc_info: object) -> None:
         for library, before in self.changed:
             library.set_num_threads(before)
+
+
+# Calls of at least this much work (multiply-adds, or window cells for the pools: ~0.1 s and
+# more) are run so that Ctrl-C reaches the caller at once.
+INTERRUPTIBLE_WORK = 2e9
+
+
+def run(kernel: Callable[[], object], work: float) -> None:
+    """Run a kernel call; a long one (``work`` >= INTERRUPTIBLE_WORK) from the main thread runs on
+    a helper thread while the main thread waits, so that Ctrl-C raises KeyboardInterrupt in the
+    caller within a fraction of a second: a kernel holds no GIL, but Python handles signals only
+    between bytecodes of the main thread. The interrupted kernel finishes in the background (it
+    cannot be stopped midway; it keeps its arrays alive meanwhile, and writes an ``out=`` array
+    after the exception), and the interpreter waits for it before exiting."""
+    if work < INTERRUPTIBLE_WORK or threading.current_thread() is not threading.main_thread():
+        kernel()
+        return
+    failure: List[BaseException] = []
+
+    def target() -> None:
+        try:
+            kernel()
+        except BaseException as error:  # noqa: BLE001 (re-raised in the caller)
+            failure.append(error)
+
+    worker = threading.Thread(target=target, name="fastconv kernel")
+    worker.start()
+    worker.join()  # interruptible: Ctrl-C raises KeyboardInterrupt here
+    if failure:
+        raise failure[0]

@@ -106,7 +106,8 @@ def conv2d(input: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = N
     call = _validate.conv2d_call(input, weight, bias, stride, padding, dilation, groups, padding_mode, layout,
                                  activation, out, algorithm)
     if call.input.shape[0]:  # an empty batch gives an empty result without a kernel call
-        chosen.conv2d(call, _dispatch.get_num_threads())
+        threads = _dispatch.get_num_threads()
+        _dispatch.run(lambda: chosen.conv2d(call, threads), float(call.output.array.size) * call.weight[0].size)
     return call.output.finish()
 
 

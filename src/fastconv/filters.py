@@ -88,10 +88,8 @@ def filter2d(image: np.ndarray, kernel: np.ndarray, *, mode: str = "same", borde
     module = _dispatch.resolve(backend, "filter2d")
     call = _choose_algorithm(call, module.__name__.rsplit(".", 1)[-1])
     threads = _dispatch.get_num_threads()
-    if call.algorithm == "fft":
-        _fft_filter.filter2d(call, threads)
-    else:
-        module.filter2d(call, threads)
+    run = _fft_filter.filter2d if call.algorithm == "fft" else module.filter2d
+    _dispatch.run(lambda: run(call, threads), float(call.output.size) * call.kernel.size)
     return call.result
 
 

@@ -66,7 +66,8 @@ def max_pool2d(input: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair
                                  return_indices=_validate.flag(return_indices, "return_indices", "max_pool2d"),
                                  out=out)
     if call.input.size:
-        chosen.max_pool2d(call, _dispatch.get_num_threads())
+        threads = _dispatch.get_num_threads()
+        _dispatch.run(lambda: chosen.max_pool2d(call, threads), _pool_work(call))
     values = call.output.finish()
     return (values, call.indices.finish()) if call.indices is not None else values
 
@@ -113,6 +114,11 @@ def avg_pool2d(input: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair
     call = _validate.pool2d_call("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode, layout,
                                  count_include_pad=count_include_pad, divisor_override=divisor_override, out=out)
     if call.input.size:
-        chosen.avg_pool2d(call, _dispatch.get_num_threads())
+        threads = _dispatch.get_num_threads()
+        _dispatch.run(lambda: chosen.avg_pool2d(call, threads), _pool_work(call))
     return call.output.finish()
+
+
+def _pool_work(call: _validate.Pool2dCall) -> float:
+    return float(call.output.array.size) * call.kernel_size[0] * call.kernel_size[1]
 
