@@ -14,17 +14,20 @@ so a cancellation near zero is no false alarm and a wrong tap is still far outsi
 Profiles, chosen by the environment variable FASTCONV_HYPOTHESIS_PROFILE:
 
 - ``ci`` (the default): derandomized (the same examples on every run, no example database),
-  ``DEFAULT_EXAMPLES`` examples per function in total, spread over its backends and dtypes
-  (see ``_examples``); about a minute on two loaded cores.
-- ``slow``: 10,000 examples per test function, random, with hypothesis' example database
-  (``.hypothesis/``, so a failure found once is replayed first next time)::
+  deadline off; each test's own count (``@_examples(n)``), fitted to about a minute of the suite
+  on two loaded cores: conv2d 100 (+30 reference-vs-torch), max_pool2d 100, avg_pool2d 100
+  (+30 reference-vs-torch for both pools), filter2d 150 (+30 reference-vs-SciPy),
+  fastconv.scipy.ndimage 200 (over its 9 functions), fastconv.torch 100 (3 ops), nn layers 100
+  (11 layers), BatchNorm2d 40, CrossEntropyLoss 40.
+- ``slow``: 10,000 examples per test, random, with hypothesis' example database (``.hypothesis/``,
+  so a failure found once is replayed first next time)::
 
-      FASTCONV_HYPOTHESIS_PROFILE=slow pytest tests/test_properties.py -p no:randomly \\
-          --hypothesis-show-statistics
+      FASTCONV_HYPOTHESIS_PROFILE=slow pytest tests/test_properties.py --hypothesis-show-statistics
 
-  Narrow it with ``-k`` (e.g. ``-k conv2d``). A failure found there is kept below as a plain
-  regression test (``test_regression_*``), with an xfail(strict=True) reason when it is a
-  kernel bug that is not fixed yet.
+  Narrow it with ``-k`` (e.g. ``-k conv2d``); FASTCONV_HYPOTHESIS_EXAMPLES=n sets every test's
+  count (either profile), for a slow run that fits the time at hand. A failure found there is
+  kept below as a plain regression test (``test_regression_*``), with xfail(strict=True) and the
+  reason when it is a kernel bug not fixed yet.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any, Dict
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastconv
@@ -43,6 +46,13 @@ from fastconv import _shapes
 
 BACKENDS = fastconv.backends()
 FAST_BACKENDS = [b for b in BACKENDS if b != "reference"]
+try:  # the compiled kernels at each SIMD level this CPU runs: "cpp" (the chosen one), "cpp/scalar", ...
+    from fastconv import _core
+
+    _LEVELS = [level for level in _core.simd_levels() if level != _core.simd_level()] if "cpp" in BACKENDS else []
+except ImportError:
+    _LEVELS = []
+BACKEND_CHOICES = FAST_BACKENDS + [f"cpp/{level}" for level in _LEVELS]
 FLOATS = [np.dtype(np.float32), np.dtype(np.float64)]
 TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 
@@ -120,7 +130,22 @@ def assert_close(actual, expected, dtype, magnitude, what=""):
                                err_msg=f"{what} (scale {scale:g})")
 
 
-backends = st.sampled_from(FAST_BACKENDS)
+backends = st.sampled_from(BACKEND_CHOICES)
+
+
+@contextlib.contextmanager
+def on(choice: str):
+    """The backend's name, with the cpp kernels forced to the SIMD level of a "cpp/<level>" choice."""
+    backend, _, level = choice.partition("/")
+    if not level:
+        yield backend
+        return
+    before = _core.simd_level()
+    _core._set_simd(level)
+    try:
+        yield backend
+    finally:
+        _core._set_simd(before)
 dtypes = st.sampled_from(FLOATS)
 orders = st.sampled_from(MEMORY_ORDERS)
 seeds = st.integers(0, 2**32 - 1)
@@ -236,7 +261,8 @@ def check_conv2d(call, backend, dtype, seed, x_order="C", w_order="C"):
 @_examples(100)
 @given(call=conv2d_calls(), backend=backends, dtype=dtypes, seed=seeds, x_order=orders, w_order=orders)
 def test_conv2d_matches_the_reference(call, backend, dtype, seed, x_order, w_order):
-    check_conv2d(call, backend, dtype, seed, x_order, w_order)
+    with on(backend) as backend:
+        check_conv2d(call, backend, dtype, seed, x_order, w_order)
 
 
 @_examples(30)
@@ -352,7 +378,8 @@ def check_max_pool2d(call, backend, dtype, seed, order="C"):
 @_examples(100)
 @given(call=pool_calls("max"), backend=backends, dtype=dtypes, seed=seeds, order=orders)
 def test_max_pool2d_matches_the_reference(call, backend, dtype, seed, order):
-    check_max_pool2d(call, backend, dtype, seed, order)
+    with on(backend) as backend:
+        check_max_pool2d(call, backend, dtype, seed, order)
 
 
 def check_avg_pool2d(call, backend, dtype, seed, order="C"):
@@ -372,7 +399,8 @@ def check_avg_pool2d(call, backend, dtype, seed, order="C"):
 @_examples(100)
 @given(call=pool_calls("avg"), backend=backends, dtype=dtypes, seed=seeds, order=orders)
 def test_avg_pool2d_matches_the_reference(call, backend, dtype, seed, order):
-    check_avg_pool2d(call, backend, dtype, seed, order)
+    with on(backend) as backend:
+        check_avg_pool2d(call, backend, dtype, seed, order)
 
 
 @_examples(30)
@@ -484,7 +512,8 @@ def check_filter2d(call, backend, seed, order="C"):
     assert got.shape == expected.shape
     if got.dtype.kind == "f":
         # the sums' dtype: float64 when the image or the result is float64, else float32
-        sums = np.dtype(np.float64) if np.dtype(np.float64) in (call["image_dtype"], got.dtype) else np.dtype(np.float32)
+        wide = np.dtype(np.float64) in (call["image_dtype"], got.dtype)
+        sums = np.dtype(np.float64) if wide else np.dtype(np.float32)
         assert_close(got, expected, sums, magnitude, "filter2d")
     else:
         # rounded to an integer: the reference's integers (values near x.5 are summed again in
@@ -500,7 +529,8 @@ def check_filter2d(call, backend, seed, order="C"):
 @_examples(150)
 @given(call=filter2d_calls(), backend=backends, seed=seeds, order=orders)
 def test_filter2d_matches_the_reference(call, backend, seed, order):
-    check_filter2d(call, backend, seed, order)
+    with on(backend) as backend:
+        check_filter2d(call, backend, seed, order)
 
 
 @_examples(30)
@@ -625,7 +655,8 @@ def check_ndimage(call, backend, seed, order="C"):
 @given(call=ndimage_calls(), backend=backends, seed=seeds, order=orders)
 def test_scipy_ndimage_matches_scipy(call, backend, seed, order):
     pytest.importorskip("scipy")
-    check_ndimage(call, backend, seed, order)
+    with on(backend) as backend:
+        check_ndimage(call, backend, seed, order)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,7 +763,8 @@ def check_torch(call, backend, dtype, seed):
 @given(call=torch_calls(), backend=backends, dtype=dtypes, seed=seeds)
 def test_torch_frontend_matches_torch(call, backend, dtype, seed):
     pytest.importorskip("torch")
-    check_torch(call, backend, dtype, seed)
+    with on(backend) as backend:
+        check_torch(call, backend, dtype, seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -871,7 +903,8 @@ def check_nn(call, backend, dtype, seed):
 @given(call=nn_calls(), backend=backends, dtype=dtypes, seed=seeds)
 def test_nn_layers_match_torch(call, backend, dtype, seed):
     pytest.importorskip("torch")
-    check_nn(call, backend, dtype, seed)
+    with on(backend) as backend:
+        check_nn(call, backend, dtype, seed)
 
 
 @st.composite
@@ -883,7 +916,7 @@ def batchnorm_calls(draw) -> Dict[str, Any]:
 
 
 @_examples(40)
-@given(call=batchnorm_calls(), backend=backends, dtype=dtypes, seed=seeds)
+@given(call=batchnorm_calls(), backend=st.sampled_from(FAST_BACKENDS), dtype=dtypes, seed=seeds)
 def test_nn_batchnorm2d_matches_torch(call, backend, dtype, seed):
     """BatchNorm2d (train: batch statistics, running-statistics updates; eval), forward and
     backward, against torch's float64 twin; float32 within 1e-4 of the output's scale (the
