@@ -284,7 +284,7 @@ template <typename Acc>
 void scipy_correlate_as(const py::array& input, py::array& output, const std::vector<int64_t>& shift,
                         const Array<int64_t>& tap_offsets, const Array<double>& weights,
                         const std::vector<int64_t>& group_sizes, int combine, int mode, double cval,
-                        int num_threads) {
+                        bool in_place, int num_threads) {
     const int nd = static_cast<int>(input.ndim()) - 1;
     require(nd >= 1 && nd <= 64 && output.ndim() == input.ndim(), "scipy_correlate: input and output need 2 to 65 axes");
     require(input.flags() & py::array::c_style, "scipy_correlate: input must be C-contiguous");
@@ -362,8 +362,11 @@ void scipy_correlate_as(const py::array& input, py::array& output, const std::ve
     int64_t lines = 1;
     for (int k = 0; k + 1 < nd; ++k) lines *= out_shape[k];
     const int64_t width = out_shape[nd - 1];
+    // In place (output == input), a job may only write the line it has read whole: one slot, no chunks.
+    require(!in_place || (slots == 1 && input.shape(nd - 1) == output.shape(nd - 1) && input.size() == output.size()),
+            "scipy_correlate: in place needs taps along the line only");
     int64_t chunks = 1;
-    if (threads > 1 && lines < 4 * threads)
+    if (threads > 1 && lines < 4 * threads && !in_place)
         chunks = std::max<int64_t>(1, std::min<int64_t>((4 * threads + lines - 1) / lines, width / 256));
     a.chunk_positions = (width + chunks - 1) / chunks;
     a.chunks = (width + a.chunk_positions - 1) / a.chunk_positions;
@@ -388,13 +391,13 @@ void scipy_correlate_as(const py::array& input, py::array& output, const std::ve
 void scipy_correlate(const py::array& input, py::array& output, const std::vector<int64_t>& shift,
                      const Array<int64_t>& tap_offsets, const Array<double>& weights,
                      const std::vector<int64_t>& group_sizes, int combine, int mode, double cval,
-                     bool single_precision, int num_threads) {
+                     bool single_precision, bool in_place, int num_threads) {
     if (single_precision)
         scipy_correlate_as<float>(input, output, shift, tap_offsets, weights, group_sizes, combine, mode, cval,
-                                  num_threads);
+                                  in_place, num_threads);
     else
         scipy_correlate_as<double>(input, output, shift, tap_offsets, weights, group_sizes, combine, mode, cval,
-                                   num_threads);
+                                   in_place, num_threads);
 }
 
 // input and output are (outer, length, inner), filtered along length.
@@ -466,7 +469,8 @@ PYBIND11_MODULE(_core, m) {
           py::arg("round_margin"), py::arg("num_threads"));
     m.def("scipy_correlate", &scipy_correlate, py::arg("input"), py::arg("output"), py::arg("shift"),
           py::arg("tap_offsets").noconvert(), py::arg("weights").noconvert(), py::arg("group_sizes"),
-          py::arg("combine"), py::arg("mode"), py::arg("cval"), py::arg("single_precision"), py::arg("num_threads"));
+          py::arg("combine"), py::arg("mode"), py::arg("cval"), py::arg("single_precision"), py::arg("in_place"),
+          py::arg("num_threads"));
     m.def("scipy_uniform", &scipy_uniform, py::arg("input"), py::arg("output"), py::arg("size"), py::arg("before"),
           py::arg("mode"), py::arg("cval"), py::arg("num_threads"));
     m.def("simd_level", [] { return std::string(fastconv::kernels().isa); },

@@ -110,7 +110,7 @@ inline void correlate_block(const ScipyCorrelateArgs<Acc>& a, const Acc* const* 
 template <ScipyCombine combine, typename Acc>
 void correlate_elements(const ScipyCorrelateArgs<Acc>& a, const Acc* const* taps, int64_t n, Acc* out) {
     using V = typename VecFor<Acc>::type;
-    constexpr int U = 4;
+    constexpr int U = kVectorRegisters >= 32 ? 12 : 8;  // enough independent sums to hide the add latency
     int64_t j = 0;
     for (; j + U * V::lanes <= n; j += U * V::lanes) correlate_block<combine, V, U>(a, taps, j, out);
     for (; j + V::lanes <= n; j += V::lanes) correlate_block<combine, V, 1>(a, taps, j, out);

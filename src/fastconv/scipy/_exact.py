@@ -73,24 +73,36 @@ def _threads() -> int:
     return get_num_threads()
 
 
-def run_passes(array: np.ndarray, target: np.ndarray, steps) -> None:
-    """Apply steps (each step(source, destination) on C-contiguous arrays that do not overlap) one
-    after the other, the first reading `array` and the last writing `target`; between them the
-    result lives in target's dtype, as it does in SciPy (which filters into its output in place).
-    Two buffers take turns, so no step reads what it writes."""
+class Step:
+    """One pass of a filter: function(source, destination) on C-contiguous arrays. `in_place`: the
+    pass may write the array it reads (each job reads its line whole before writing it)."""
+
+    def __init__(self, function, in_place: bool = False) -> None:
+        self.function = function
+        self.in_place = in_place
+
+
+def run_passes(array: np.ndarray, target: np.ndarray, steps: Sequence[Step]) -> None:
+    """Apply `steps` one after the other, the first reading `array` and the last writing `target`;
+    between them the result lives in target's dtype, as it does in SciPy (which filters into its
+    output in place). A pass that can runs in place; the others alternate between two buffers,
+    planned from the last pass back so that no copy is needed at the end."""
     if not steps:
         target[...] = array
         return
     direct = target.flags.c_contiguous and target.flags.writeable and not np.may_share_memory(array, target)
-    final = target if direct else np.empty(target.shape, target.dtype)
-    spare = np.empty(target.shape, target.dtype) if len(steps) > 1 else None
+    buffers = [target if direct else np.empty(target.shape, target.dtype), None]
+    destinations = [0] * len(steps)
+    for k in range(len(steps) - 1, 0, -1):  # where pass k reads is where pass k - 1 writes
+        destinations[k - 1] = destinations[k] if steps[k].in_place else 1 - destinations[k]
     source = np.ascontiguousarray(array)
-    for index, step in enumerate(steps):
-        destination = final if (len(steps) - 1 - index) % 2 == 0 else spare
-        step(source, destination)
-        source = destination
+    for step, index in zip(steps, destinations):
+        if buffers[index] is None:
+            buffers[index] = np.empty(target.shape, target.dtype)
+        step.function(source, buffers[index])
+        source = buffers[index]
     if not direct:
-        target[...] = final
+        target[...] = buffers[0]
 
 
 def correlate_taps(input: np.ndarray, output: np.ndarray, offsets: np.ndarray, weights: np.ndarray, mode: int,
@@ -121,12 +133,13 @@ def correlate_taps(input: np.ndarray, output: np.ndarray, offsets: np.ndarray, w
     sizes = list(group_sizes) if group_sizes is not None else [1] * len(weights)
     _core.scipy_correlate(in_view, out_view, shift[:keep], np.ascontiguousarray(offsets[:, :keep]),
                           np.ascontiguousarray(weights, dtype=np.float64), sizes, combine, mode, float(cval),
-                          single_precision, _threads())
+                          single_precision, input is output, _threads())
 
 
 # ---- scipy.ndimage ------------------------------------------------------------------------------
 
-# The steps below read `input` and write `output`: C-contiguous, not overlapping (run_passes).
+# The passes below read `input` and write `output`: C-contiguous, the same array or not overlapping
+# (run_passes); the same array only for passes along the last axis.
 
 def ndimage_correlate(input: np.ndarray, weights: np.ndarray, origins: Sequence[int], output: np.ndarray, mode: int,
                       cval: float) -> None:

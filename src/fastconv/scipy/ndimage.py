@@ -157,14 +157,14 @@ def _exact_correlate(input, weights, output, mode, cval, origin, axes, convoluti
     def step(source, destination):
         _exact.ndimage_correlate(source, np.ascontiguousarray(weights), origins, destination, code, cval)
 
-    _exact.run_passes(array, target, [step])
+    _exact.run_passes(array, target, [_exact.Step(step)])
     return target
 
 
-def _correlate1d_step(weights: np.ndarray, axis: int, code: int, cval: float, origin: int):
+def _correlate1d_step(weights: np.ndarray, axis: int, ndim: int, code: int, cval: float, origin: int) -> _exact.Step:
     def step(source, destination):
         _exact.ndimage_correlate1d(source, weights, axis, destination, code, cval, origin)
-    return step
+    return _exact.Step(step, in_place=axis == ndim - 1)
 
 
 def _exact_correlate1d(input, weights, axis, output, mode, cval, origin, convolution: bool):
@@ -187,8 +187,8 @@ def _exact_correlate1d(input, weights, axis, output, mode, cval, origin, convolu
     target = _output_array(output, array)
     if target is None:
         return None
-    _exact.run_passes(array, target, [_correlate1d_step(np.ascontiguousarray(weights), axis, MODE_CODES[mode], cval,
-                                                        origin)])
+    _exact.run_passes(array, target, [_correlate1d_step(np.ascontiguousarray(weights), axis, array.ndim,
+                                                        MODE_CODES[mode], cval, origin)])
     return target
 
 
@@ -256,7 +256,7 @@ def _exact_gaussian_filter(input, sigma, order, output, mode, cval, truncate, ra
         weights = _gaussian_weights(sigmas[i], orders[i], truncate, radiuses[i])
         if weights is None:
             return None
-        steps.append(_correlate1d_step(weights, axes[i], codes[i], cval, 0))
+        steps.append(_correlate1d_step(weights, axes[i], array.ndim, codes[i], cval, 0))
     target = _output_array(output, array)
     if target is None:
         return None
@@ -274,14 +274,14 @@ def _exact_gaussian_filter1d(input, sigma, axis, order, output, mode, cval, trun
     target = None if weights is None else _output_array(output, array)
     if target is None:
         return None
-    _exact.run_passes(array, target, [_correlate1d_step(weights, axis, MODE_CODES[mode], cval, 0)])
+    _exact.run_passes(array, target, [_correlate1d_step(weights, axis, array.ndim, MODE_CODES[mode], cval, 0)])
     return target
 
 
-def _uniform_step(size: int, axis: int, code: int, cval: float, origin: int):
+def _uniform_step(size: int, axis: int, ndim: int, code: int, cval: float, origin: int) -> _exact.Step:
     def step(source, destination):
         _exact.ndimage_uniform1d(source, size, axis, destination, code, cval, origin)
-    return step
+    return _exact.Step(step, in_place=axis == ndim - 1)
 
 
 def _uniform_origin_ok(size: int, origin: Optional[int]) -> bool:
@@ -313,7 +313,7 @@ def _exact_uniform_filter(input, size, output, mode, cval, origin, axes):
         o = _exact.integer(origins[i])
         if not _uniform_origin_ok(length, o):
             return None
-        steps.append(_uniform_step(length, axes[i], codes[i], cval, o))
+        steps.append(_uniform_step(length, axes[i], array.ndim, codes[i], cval, o))
     target = _output_array(output, array)
     if target is None:
         return None
@@ -333,7 +333,7 @@ def _exact_uniform_filter1d(input, size, axis, output, mode, cval, origin):
     target = None if axis is None else _output_array(output, array)
     if target is None:
         return None
-    _exact.run_passes(array, target, [_uniform_step(size, axis, MODE_CODES[mode], cval, origin)])
+    _exact.run_passes(array, target, [_uniform_step(size, axis, array.ndim, MODE_CODES[mode], cval, origin)])
     return target
 
 
@@ -349,8 +349,8 @@ def _exact_derivative(input, axis, output, mode, cval, smoothing: Sequence[float
     codes = None if modes is None else _mode_codes(modes)
     if axis is None or codes is None:
         return None
-    steps = [_correlate1d_step(np.array([-1.0, 0.0, 1.0]), axis, codes[axis], cval, 0)]
-    steps += [_correlate1d_step(np.array(smoothing, dtype=np.float64), other, codes[other], cval, 0)
+    steps = [_correlate1d_step(np.array([-1.0, 0.0, 1.0]), axis, array.ndim, codes[axis], cval, 0)]
+    steps += [_correlate1d_step(np.array(smoothing, dtype=np.float64), other, array.ndim, codes[other], cval, 0)
               for other in range(array.ndim) if other != axis]
     target = _output_array(output, array)
     if target is None:
@@ -376,10 +376,10 @@ def _exact_laplace(input, output, mode, cval, axes):
     if not axes:
         target[...] = array
         return target
-    _exact.run_passes(array, target, [_correlate1d_step(second_difference, axes[0], codes[0], cval, 0)])
+    _exact.run_passes(array, target, [_correlate1d_step(second_difference, axes[0], array.ndim, codes[0], cval, 0)])
     for axis, code in zip(axes[1:], codes[1:]):
         term = np.empty(array.shape, target.dtype)
-        _exact.run_passes(array, term, [_correlate1d_step(second_difference, axis, code, cval, 0)])
+        _exact.run_passes(array, term, [_correlate1d_step(second_difference, axis, array.ndim, code, cval, 0)])
         target += term
     return target
 
