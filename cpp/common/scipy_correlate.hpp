@@ -129,7 +129,8 @@ void correlate_typed(const ScipyCorrelateArgs<Acc>& a) {
     const int threads = a.num_threads;
     const In* input = static_cast<const In*>(a.input);
     Out* output = static_cast<Out*>(a.output);
-    FASTCONV_PARALLEL_FOR_JOBS
+    const int run = scipy_run_length(jobs, threads);
+    FASTCONV_SCIPY_PARALLEL_FOR_JOBS
     for (int64_t job = 0; job < jobs; ++job) {
         const int64_t thread = util::thread_index();
         Acc* cache = a.scratch + thread * (slots + 2) * a.line_elements;

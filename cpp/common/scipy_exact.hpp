@@ -10,6 +10,17 @@
 #include "common/util.hpp"
 #include "common/vec.hpp"
 
+// Parallel-for over `for (job = 0; job < jobs; ++job)` (locals `threads`, `jobs` and `run`), in
+// runs of `run` jobs handed out as threads come free: a thread descheduled by other work on a busy
+// machine holds up at most one run at the end of the call (with a static or guided split it held
+// a large share). scipy_run_length gives runs long enough for consecutive jobs to share lines.
+#if defined(FASTCONV_OPENMP)
+#define FASTCONV_SCIPY_PARALLEL_FOR_JOBS \
+    _Pragma("omp parallel for schedule(dynamic, run) num_threads(threads) if (threads > 1 && jobs > 1)")
+#else
+#define FASTCONV_SCIPY_PARALLEL_FOR_JOBS
+#endif
+
 namespace fastconv {
 namespace FASTCONV_ISA {
 namespace {
@@ -42,6 +53,12 @@ inline int64_t scipy_index(int64_t i, int64_t n, ScipyMode mode) {
             return -1;
     }
     return -1;
+}
+
+// Up to 16 consecutive jobs per run, and at least 4 runs per thread.
+inline int scipy_run_length(int64_t jobs, int threads) {
+    const int64_t run = jobs / (4 * static_cast<int64_t>(threads));
+    return static_cast<int>(run < 1 ? 1 : (run > 16 ? 16 : run));
 }
 
 // One lane: the scalar tail of a line uses the same code as its vectors.

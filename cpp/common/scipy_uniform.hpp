@@ -35,7 +35,8 @@ void uniform_last_axis(const ScipyUniformArgs& a) {
     const int threads = a.num_threads;
     const In* input = static_cast<const In*>(a.input);
     Out* output = static_cast<Out*>(a.output);
-    FASTCONV_PARALLEL_FOR_JOBS
+    const int run = scipy_run_length(jobs, threads);
+    FASTCONV_SCIPY_PARALLEL_FOR_JOBS
     for (int64_t job = 0; job < jobs; ++job) {
         double* buffer = a.scratch + util::thread_index() * a.scratch_elements;
         double* sums = buffer + extended * L;
@@ -78,7 +79,8 @@ void uniform_inner(const ScipyUniformArgs& a) {
     const int threads = a.num_threads;
     const In* input = static_cast<const In*>(a.input);
     Out* output = static_cast<Out*>(a.output);
-    FASTCONV_PARALLEL_FOR_JOBS
+    const int run = scipy_run_length(jobs, threads);
+    FASTCONV_SCIPY_PARALLEL_FOR_JOBS
     for (int64_t job = 0; job < jobs; ++job) {
         double* sum = a.scratch + util::thread_index() * a.scratch_elements;
         double* entering_buffer = sum + a.inner_chunk;

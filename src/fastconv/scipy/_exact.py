@@ -69,8 +69,13 @@ def same_memory(a: np.ndarray, b: np.ndarray) -> bool:
             and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
 
 
-def _threads() -> int:
-    return get_num_threads()
+# Calls with less work than this (products and sums) run on one thread: starting and joining the
+# threads costs more than such a call (and far more when other programs keep the cores busy).
+_PARALLEL_WORK = 1 << 18
+
+
+def _threads(work: int) -> int:
+    return 1 if work < _PARALLEL_WORK else get_num_threads()
 
 
 class Step:
@@ -133,7 +138,7 @@ def correlate_taps(input: np.ndarray, output: np.ndarray, offsets: np.ndarray, w
     sizes = list(group_sizes) if group_sizes is not None else [1] * len(weights)
     _core.scipy_correlate(in_view, out_view, shift[:keep], np.ascontiguousarray(offsets[:, :keep]),
                           np.ascontiguousarray(weights, dtype=np.float64), sizes, combine, mode, float(cval),
-                          single_precision, input is output, _threads())
+                          single_precision, input is output, _threads(output.size * len(weights)))
 
 
 # ---- scipy.ndimage ------------------------------------------------------------------------------
@@ -197,7 +202,7 @@ def ndimage_uniform1d(input: np.ndarray, size: int, axis: int, output: np.ndarra
     outer = int(np.prod(shape[:axis], dtype=np.int64))
     inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
     _core.scipy_uniform(input.reshape(outer, shape[axis], inner), output.reshape(outer, shape[axis], inner),
-                        int(size), int(size) // 2 + int(origin), mode, float(cval), _threads())
+                        int(size), int(size) // 2 + int(origin), mode, float(cval), _threads(4 * input.size))
 
 
 # ---- scipy.signal -------------------------------------------------------------------------------
