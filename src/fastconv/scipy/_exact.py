@@ -10,6 +10,8 @@ vectors run along a long enough line, and outputs that may overlap the input or 
 
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 from typing import Any, Optional, Sequence
 
@@ -45,6 +47,8 @@ def available() -> bool:
 
 def real_scalar(value: Any) -> Optional[float]:
     """`value` as a float when it is a real number (SciPy reads cval as a C double), else None."""
+    if type(value) is float or type(value) is int:
+        return float(value)
     if isinstance(value, (bool, np.bool_)):
         return float(value)
     if isinstance(value, numbers.Real):
@@ -117,18 +121,19 @@ def correlate_taps(input: np.ndarray, output: np.ndarray, offsets: np.ndarray, w
     weights[t] * input[o + shift + offsets[t]] over the taps in order, positions beyond the input
     read by `mode` (a code of MODE_CODES; constant reads `cval`).
 
-    input is C-contiguous, float32 or float64, with output's ndim; offsets is (taps, ndim).
-    The sum is in double unless `single_precision` (signal's float32 arithmetic).
+    input is C-contiguous, float32 or float64, with output's ndim; offsets is a C-contiguous int64
+    (taps, ndim) array, weights a float64 (taps,) one. The sum is in double unless
+    `single_precision` (signal's float32 arithmetic).
     """
     ndim = input.ndim
     shift = [0] * ndim if shift is None else [int(s) for s in shift]
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1, ndim)
+    moving = offsets.any(axis=0).tolist()
     # Merge the trailing axes no tap moves along into each position's cell while they are short.
     cell = 1
     keep = ndim
     while keep > 1:
         axis = keep - 1
-        if (np.any(offsets[:, axis]) or shift[axis] or input.shape[axis] != output.shape[axis]
+        if (moving[axis] or shift[axis] or input.shape[axis] != output.shape[axis]
                 or cell * input.shape[axis] >= _SHORT_AXIS):
             break
         cell *= input.shape[axis]
@@ -136,8 +141,8 @@ def correlate_taps(input: np.ndarray, output: np.ndarray, offsets: np.ndarray, w
     in_view = input.reshape(input.shape[:keep] + (cell,))
     out_view = output.reshape(output.shape[:keep] + (cell,))
     sizes = list(group_sizes) if group_sizes is not None else [1] * len(weights)
-    _core.scipy_correlate(in_view, out_view, shift[:keep], np.ascontiguousarray(offsets[:, :keep]),
-                          np.ascontiguousarray(weights, dtype=np.float64), sizes, combine, mode, float(cval),
+    _core.scipy_correlate(in_view, out_view, shift[:keep], offsets if keep == ndim else
+                          np.ascontiguousarray(offsets[:, :keep]), weights, sizes, combine, mode, float(cval),
                           single_precision, input is output, _threads(output.size * len(weights)))
 
 
@@ -146,61 +151,88 @@ def correlate_taps(input: np.ndarray, output: np.ndarray, offsets: np.ndarray, w
 # The passes below read `input` and write `output`: C-contiguous, the same array or not overlapping
 # (run_passes); the same array only for passes along the last axis.
 
-def ndimage_correlate(input: np.ndarray, weights: np.ndarray, origins: Sequence[int], output: np.ndarray, mode: int,
-                      cval: float) -> None:
-    """NI_Correlate: weights (float64, input's ndim) anchored at shape // 2 + origin; the taps
-    are the weights of magnitude above DBL_EPSILON in C order, summed from 0."""
+@functools.lru_cache(maxsize=256)
+def _correlate_plan(weights_bytes: bytes, shape: tuple, origins: tuple) -> tuple:
+    """(tap offsets, tap weights) of NI_Correlate, or None without taps: the weights of magnitude
+    above DBL_EPSILON in C order, each at its position less the anchor shape // 2 + origin."""
+    weights = np.frombuffer(weights_bytes, dtype=np.float64).reshape(shape)
     footprint = np.abs(weights) > _DBL_EPSILON
     taps = np.argwhere(footprint)  # C order, as NI_Correlate walks the footprint
-    if len(taps) == 0:  # SciPy's sum of no taps
+    if len(taps) == 0:
+        return None
+    anchors = np.array([w // 2 + o for w, o in zip(shape, origins)], dtype=np.int64)
+    offsets = np.ascontiguousarray(taps - anchors, dtype=np.int64)
+    tap_weights = np.ascontiguousarray(weights[footprint], dtype=np.float64)
+    offsets.flags.writeable = tap_weights.flags.writeable = False  # shared by the cache
+    return offsets, tap_weights
+
+
+def ndimage_correlate(input: np.ndarray, weights: np.ndarray, origins: Sequence[int], output: np.ndarray, mode: int,
+                      cval: float) -> None:
+    """NI_Correlate: weights (float64, input's ndim) anchored at shape // 2 + origin, summed from 0."""
+    plan = _correlate_plan(np.ascontiguousarray(weights, dtype=np.float64).tobytes(), weights.shape,
+                           tuple(int(o) for o in origins))
+    if plan is None:  # SciPy's sum of no taps
         output[...] = 0
         return
-    anchors = np.array([w // 2 + o for w, o in zip(weights.shape, origins)], dtype=np.int64)
-    correlate_taps(input, output, taps - anchors, weights[footprint], mode, cval)
+    correlate_taps(input, output, plan[0], plan[1], mode, cval)
 
 
-def fold_kind(weights: np.ndarray) -> int:
-    """NI_Correlate1D's test: 1 symmetric, -1 antisymmetric, 0 neither (even lengths are neither)."""
-    size = weights.size
+def fold_kind(values: Sequence[float]) -> int:
+    """NI_Correlate1D's test: 1 symmetric, -1 antisymmetric, 0 neither (even lengths are neither).
+    Plain floats: the same IEEE double arithmetic as SciPy's C, faster than NumPy on a few values."""
+    size = len(values)
     if not size & 1:
         return 0
     half = size // 2
-    left, right = weights[half - 1::-1] if half else weights[:0], weights[half + 1:]
-    if not np.any(np.abs(right - left) > _DBL_EPSILON):
+    pairs = [(values[half + i], values[half - i]) for i in range(1, half + 1)]
+    if not any(abs(right - left) > _DBL_EPSILON for right, left in pairs):
         return 1
-    if not np.any(np.abs(right + left) > _DBL_EPSILON):
+    if not any(abs(right + left) > _DBL_EPSILON for right, left in pairs):
         return -1
     return 0
+
+
+@functools.lru_cache(maxsize=256)
+def _correlate1d_plan(weights_bytes: bytes, origin: int) -> tuple:
+    """(lags, tap weights, combine) of NI_Correlate1D for float64 weights (given as their bytes:
+    the key keeps -0.0 apart from 0.0)."""
+    values = np.frombuffer(weights_bytes, dtype=np.float64).tolist()
+    size = len(values)
+    before = size // 2  # size1 in SciPy
+    after = size - before - 1  # size2
+    kind = fold_kind(values)
+    if kind:
+        # centre, then the pairs (jj, -jj) for jj = -size1 .. -1, each with the weight at jj
+        lags = [0] + [lag for jj in range(-before, 0) for lag in (jj, -jj)]
+        tap_weights = [values[before]] + [values[before + jj] for jj in range(-before, 0) for _ in (0, 1)]
+        combine = COMBINE_FOLD_SYMMETRIC if kind > 0 else COMBINE_FOLD_ANTISYMMETRIC
+    else:  # the last tap first, then the others from the first on
+        lags = [after] + list(range(-before, after))
+        tap_weights = [values[before + after]] + [values[before + jj] for jj in range(-before, after)]
+        combine = COMBINE_SUM_FROM_FIRST
+    lags_array = np.array(lags, dtype=np.int64) - origin
+    weights_array = np.array(tap_weights, dtype=np.float64)
+    lags_array.flags.writeable = weights_array.flags.writeable = False  # shared by the cache
+    return lags_array, weights_array, combine
 
 
 def ndimage_correlate1d(input: np.ndarray, weights: np.ndarray, axis: int, output: np.ndarray, mode: int,
                         cval: float, origin: int) -> None:
     """NI_Correlate1D along `axis` (non-negative): weights float64 1-D, origin valid."""
-    size = weights.size
-    before = size // 2  # size1 in SciPy
-    after = size - before - 1  # size2
-    kind = fold_kind(weights)
-    if kind:
-        # centre, then the pairs (jj, -jj) for jj = -size1 .. -1, each with the weight at jj
-        lags = [0] + [lag for jj in range(-before, 0) for lag in (jj, -jj)]
-        tap_weights = [weights[before]] + [weights[before + jj] for jj in range(-before, 0) for _ in (0, 1)]
-        combine = COMBINE_FOLD_SYMMETRIC if kind > 0 else COMBINE_FOLD_ANTISYMMETRIC
-    else:  # the last tap first, then the others from the first on
-        lags = [after] + list(range(-before, after))
-        tap_weights = [weights[before + after]] + [weights[before + jj] for jj in range(-before, after)]
-        combine = COMBINE_SUM_FROM_FIRST
-    ndim = input.ndim
-    offsets = np.zeros((len(lags), ndim), dtype=np.int64)
-    offsets[:, axis] = np.asarray(lags, dtype=np.int64) - origin
-    correlate_taps(input, output, offsets, np.asarray(tap_weights, dtype=np.float64), mode, cval, combine=combine)
+    lags, tap_weights, combine = _correlate1d_plan(np.ascontiguousarray(weights, dtype=np.float64).tobytes(),
+                                                   int(origin))
+    offsets = np.zeros((len(lags), input.ndim), dtype=np.int64)
+    offsets[:, axis] = lags
+    correlate_taps(input, output, offsets, tap_weights, mode, cval, combine=combine)
 
 
 def ndimage_uniform1d(input: np.ndarray, size: int, axis: int, output: np.ndarray, mode: int, cval: float,
                       origin: int) -> None:
     """NI_UniformFilter1D along `axis` (non-negative); size >= 1 and origin valid."""
     shape = input.shape
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    outer = math.prod(shape[:axis])
+    inner = math.prod(shape[axis + 1:])
     _core.scipy_uniform(input.reshape(outer, shape[axis], inner), output.reshape(outer, shape[axis], inner),
                         int(size), int(size) // 2 + int(origin), mode, float(cval), _threads(4 * input.size))
 
@@ -222,7 +254,8 @@ def signal_correlate_nd(padded: np.ndarray, kernel: np.ndarray, out_shape: Seque
     else:
         start = np.zeros_like(k)
     taps = np.argwhere(np.ones(kernel.shape, dtype=bool))
-    correlate_taps(np.ascontiguousarray(padded), output, taps, kernel.reshape(-1).astype(np.float64),
+    correlate_taps(np.ascontiguousarray(padded), output, np.ascontiguousarray(taps, dtype=np.int64),
+                   kernel.reshape(-1).astype(np.float64),
                    MODE_CODES["constant"], 0.0, shift=start - (k - 1), single_precision=dtype == np.float32)
     return output
 
@@ -246,6 +279,7 @@ def signal_convolve2d(in1: np.ndarray, in2: np.ndarray, flip: bool, mode: str, b
     offsets = np.stack([sign * j.reshape(-1), sign * k.reshape(-1)], axis=1)
     groups = ([4] * (columns // 4) + [1] * (columns % 4)) * rows
     output = np.empty(out_shape, in1.dtype)
-    correlate_taps(np.ascontiguousarray(in1), output, offsets, in2.reshape(-1).astype(np.float64), boundary,
+    correlate_taps(np.ascontiguousarray(in1), output, np.ascontiguousarray(offsets, dtype=np.int64),
+                   in2.reshape(-1).astype(np.float64), boundary,
                    fillvalue, shift=shift, group_sizes=groups, single_precision=in1.dtype == np.float32)
     return output

@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import numbers
 import operator
 from typing import Any, Optional, Sequence
@@ -215,6 +216,13 @@ def _gaussian_kernel1d(sigma, order, radius):
     return q * phi_x
 
 
+@functools.lru_cache(maxsize=128)
+def _cached_gaussian_weights(sigma_type: type, sigma: Any, order: int, radius: int) -> np.ndarray:
+    weights = np.ascontiguousarray(_gaussian_kernel1d(sigma, order, radius)[::-1], dtype=np.float64)
+    weights.flags.writeable = False  # shared by the cache
+    return weights
+
+
 def _gaussian_weights(sigma, order, truncate, radius) -> Optional[np.ndarray]:
     """gaussian_filter1d's weights (reversed, as SciPy correlates them), or None where SciPy raises."""
     try:
@@ -226,6 +234,8 @@ def _gaussian_weights(sigma, order, truncate, radius) -> Optional[np.ndarray]:
         lw = radius
     if not isinstance(lw, numbers.Integral) or lw < 0 or _exact.integer(order) is None or order < 0:
         return None
+    if type(sigma) in (float, int, np.float64, np.float32) and type(lw) in (int, np.int64):
+        return _cached_gaussian_weights(type(sigma), sigma, int(order), lw)  # the same values, computed once
     weights = _gaussian_kernel1d(sigma, int(order), lw)[::-1]
     if weights.dtype.kind not in "biuf":
         return None
