@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -272,6 +273,185 @@ void filter2d(const py::array& input, py::array& output, const Array<double>& ke
                            num_threads);
 }
 
+// ---- fastconv.scipy: SciPy's own arithmetic (see ScipyCorrelateArgs / ScipyUniformArgs) ----
+
+fastconv::ElementType scipy_float_type(const py::array& array, const char* what) {
+    const char kind = array.dtype().kind();
+    const auto size = array.dtype().itemsize();
+    if (kind == 'f' && size == 4) return fastconv::ElementType::float32;
+    if (kind == 'f' && size == 8) return fastconv::ElementType::float64;
+    throw std::invalid_argument(std::string("scipy kernels: ") + what + " must be float32 or float64");
+}
+
+void require_scipy_mode(int mode) {
+    require(mode >= 0 && mode <= 4, "scipy kernels: unknown mode");
+}
+
+// input and output have ndim + 1 axes, the last one the cell (the trailing axes no tap moves
+// along); tap_offsets is (taps, ndim), in SciPy's evaluation order.
+template <typename Acc>
+void scipy_correlate_as(const py::array& input, py::array& output, const std::vector<int64_t>& shift,
+                        const Array<int64_t>& tap_offsets, const Array<double>& weights,
+                        const std::vector<int64_t>& group_sizes, int combine, int mode, double cval,
+                        bool in_place, int num_threads) {
+    const int nd = static_cast<int>(input.ndim()) - 1;
+    require(nd >= 1 && nd <= 64 && output.ndim() == input.ndim(), "scipy_correlate: input and output need 2 to 65 axes");
+    require(input.flags() & py::array::c_style, "scipy_correlate: input must be C-contiguous");
+    require(output.writeable() && (output.flags() & py::array::c_style),
+            "scipy_correlate: output must be C-contiguous and writeable");
+    require(static_cast<int>(shift.size()) == nd, "scipy_correlate: one shift per axis");
+    require(tap_offsets.ndim() == 2 && tap_offsets.shape(1) == nd && tap_offsets.shape(0) >= 1,
+            "scipy_correlate: tap_offsets must be (taps >= 1, ndim)");
+    require(weights.ndim() == 1 && weights.shape(0) == tap_offsets.shape(0), "scipy_correlate: one weight per tap");
+    require(combine >= 0 && combine <= 3, "scipy_correlate: unknown combine");
+    require_scipy_mode(mode);
+    require(input.shape(nd) == output.shape(nd) && input.shape(nd) >= 1, "scipy_correlate: cells differ");
+    std::vector<int64_t> in_shape(nd), out_shape(nd);
+    for (int k = 0; k < nd; ++k) {
+        in_shape[k] = input.shape(k);
+        out_shape[k] = output.shape(k);
+        require(in_shape[k] >= 1 && out_shape[k] >= 1, "scipy_correlate: empty array");
+    }
+    const int64_t taps = tap_offsets.shape(0);
+    const auto combine_kind = static_cast<fastconv::ScipyCombine>(combine);
+    if (combine_kind == fastconv::ScipyCombine::sum) {
+        int64_t total = 0;
+        for (int64_t size : group_sizes) {
+            require(size >= 1, "scipy_correlate: empty group");
+            total += size;
+        }
+        require(total == taps, "scipy_correlate: group sizes must add up to the taps");
+    } else if (combine_kind != fastconv::ScipyCombine::sum_from_first) {
+        require(taps % 2 == 1, "scipy_correlate: a folded kernel has a centre tap and pairs");
+    }
+    // Line slots: the distinct offsets on the leading axes, in order of first use.
+    std::vector<int64_t> slot_offsets, tap_slot(taps), tap_column(taps);
+    int64_t slots = 0;
+    const auto offsets = tap_offsets.unchecked<2>();
+    for (int64_t t = 0; t < taps; ++t) {
+        int64_t found = -1;
+        for (int64_t r = 0; r < slots && found < 0; ++r) {
+            bool same = true;
+            for (int k = 0; k + 1 < nd; ++k) same = same && slot_offsets[r * (nd - 1) + k] == offsets(t, k);
+            if (same) found = r;
+        }
+        if (found < 0) {
+            for (int k = 0; k + 1 < nd; ++k) slot_offsets.push_back(offsets(t, k));
+            found = slots++;
+        }
+        tap_slot[t] = found;
+        tap_column[t] = offsets(t, nd - 1);
+    }
+    slot_offsets.push_back(0);  // never empty (1-D arrays have no leading axes)
+    fastconv::ScipyCorrelateArgs<Acc> a;
+    a.input_type = scipy_float_type(input, "input");
+    a.output_type = scipy_float_type(output, "output");
+    a.ndim = nd;
+    a.in_shape = in_shape.data();
+    a.out_shape = out_shape.data();
+    a.shift = shift.data();
+    a.cell = input.shape(nd);
+    a.mode = static_cast<fastconv::ScipyMode>(mode);
+    a.cval = static_cast<Acc>(cval);
+    std::vector<Acc> taps_weights(weights.data(), weights.data() + taps);
+    a.taps = taps;
+    a.tap_slot = tap_slot.data();
+    a.tap_column = tap_column.data();
+    a.weights = taps_weights.data();
+    a.combine = combine_kind;
+    a.group_sizes = group_sizes.data();
+    a.groups = static_cast<int64_t>(group_sizes.size());
+    a.slots = slots;
+    a.slot_offsets = slot_offsets.data();
+    a.column_low = *std::min_element(tap_column.begin(), tap_column.end());
+    a.column_high = *std::max_element(tap_column.begin(), tap_column.end());
+    const int threads = num_threads < 1 ? 1 : num_threads;
+    a.num_threads = threads;
+    // Few long lines (a 1-D signal, a thin image) are cut into column chunks for the threads.
+    int64_t lines = 1;
+    for (int k = 0; k + 1 < nd; ++k) lines *= out_shape[k];
+    const int64_t width = out_shape[nd - 1];
+    // In place (output == input), a job may only write the line it has read whole: one slot, no chunks.
+    require(!in_place || (slots == 1 && input.shape(nd - 1) == output.shape(nd - 1) && input.size() == output.size()),
+            "scipy_correlate: in place needs taps along the line only");
+    int64_t chunks = 1;
+    if (threads > 1 && lines < 4 * threads && !in_place)
+        chunks = std::max<int64_t>(1, std::min<int64_t>((4 * threads + lines - 1) / lines, width / 256));
+    a.chunk_positions = (width + chunks - 1) / chunks;
+    a.chunks = (width + a.chunk_positions - 1) / a.chunk_positions;
+    a.line_elements = (a.chunk_positions + a.column_high - a.column_low) * a.cell;
+    std::vector<Acc> scratch(static_cast<size_t>(threads * (slots + 2) * a.line_elements));
+    std::vector<int64_t> tags(static_cast<size_t>(threads * 3 * slots), -1);
+    for (int t = 0; t < threads; ++t)
+        for (int64_t c = 0; c < slots; ++c) tags[t * 3 * slots + slots + c] = 0;  // last used: no job yet
+    std::vector<const Acc*> pointers(static_cast<size_t>(threads * (slots + taps)));
+    a.scratch = scratch.data();
+    a.tags = tags.data();
+    a.pointers = pointers.data();
+    a.input = input.data();
+    a.output = output.mutable_data();
+    py::gil_scoped_release release;  // the kernel touches no Python object
+    if constexpr (std::is_same_v<Acc, float>)
+        fastconv::kernels().scipy_correlate_f32(a);
+    else
+        fastconv::kernels().scipy_correlate_f64(a);
+}
+
+void scipy_correlate(const py::array& input, py::array& output, const std::vector<int64_t>& shift,
+                     const Array<int64_t>& tap_offsets, const Array<double>& weights,
+                     const std::vector<int64_t>& group_sizes, int combine, int mode, double cval,
+                     bool single_precision, bool in_place, int num_threads) {
+    if (single_precision)
+        scipy_correlate_as<float>(input, output, shift, tap_offsets, weights, group_sizes, combine, mode, cval,
+                                  in_place, num_threads);
+    else
+        scipy_correlate_as<double>(input, output, shift, tap_offsets, weights, group_sizes, combine, mode, cval,
+                                   in_place, num_threads);
+}
+
+// input and output are (outer, length, inner), filtered along length.
+void scipy_uniform(const py::array& input, py::array& output, int64_t size, int64_t before, int mode, double cval,
+                   int num_threads) {
+    require(input.ndim() == 3 && output.ndim() == 3, "scipy_uniform: input and output must be (outer, length, inner)");
+    require(input.flags() & py::array::c_style, "scipy_uniform: input must be C-contiguous");
+    require(output.writeable() && (output.flags() & py::array::c_style),
+            "scipy_uniform: output must be C-contiguous and writeable");
+    for (int k = 0; k < 3; ++k)
+        require(input.shape(k) == output.shape(k) && input.shape(k) >= 1, "scipy_uniform: shapes differ or are empty");
+    require(size >= 1 && before >= 0 && before < size, "scipy_uniform: size >= 1 and 0 <= before < size");
+    require_scipy_mode(mode);
+    fastconv::ScipyUniformArgs a;
+    a.input_type = scipy_float_type(input, "input");
+    a.output_type = scipy_float_type(output, "output");
+    a.outer = input.shape(0);
+    a.length = input.shape(1);
+    a.inner = input.shape(2);
+    a.size = size;
+    a.before = before;
+    a.mode = static_cast<fastconv::ScipyMode>(mode);
+    a.cval = cval;
+    const int threads = num_threads < 1 ? 1 : num_threads;
+    a.num_threads = threads;
+    constexpr int64_t kMaxLanes = 8;  // the widest double vector (AVX-512)
+    if (a.inner == 1) {
+        a.scratch_elements = (a.length + size - 1 + a.length) * kMaxLanes;
+    } else {
+        a.inner_chunk = std::min<int64_t>(a.inner, 1024);
+        const int64_t wanted_jobs = 4 * threads;
+        if (threads > 1 && a.outer * ((a.inner + a.inner_chunk - 1) / a.inner_chunk) < wanted_jobs) {
+            const int64_t per_outer = (wanted_jobs + a.outer - 1) / a.outer;
+            a.inner_chunk = std::max<int64_t>(std::min<int64_t>(a.inner, 64), (a.inner + per_outer - 1) / per_outer);
+        }
+        a.scratch_elements = 4 * a.inner_chunk;
+    }
+    std::vector<double> scratch(static_cast<size_t>(threads * a.scratch_elements));
+    a.scratch = scratch.data();
+    a.input = input.data();
+    a.output = output.mutable_data();
+    py::gil_scoped_release release;  // the kernel touches no Python object
+    fastconv::kernels().scipy_uniform_f64(a);
+}
+
 template <typename T>
 void bind_dtype(py::module_& m) {
     m.def("conv2d", &conv2d<T>, py::arg("input").noconvert(), py::arg("weight").noconvert(),
@@ -298,6 +478,12 @@ PYBIND11_MODULE(_core, m) {
           py::arg("round_margin"), py::arg("num_threads"));
     m.def("thread_pool_lost_to_fork", &fastconv::thread_pool_lost_to_fork,
           "Whether this process was forked after its parent used the OpenMP pool (kernels then run on one thread).");
+    m.def("scipy_correlate", &scipy_correlate, py::arg("input"), py::arg("output"), py::arg("shift"),
+          py::arg("tap_offsets").noconvert(), py::arg("weights").noconvert(), py::arg("group_sizes"),
+          py::arg("combine"), py::arg("mode"), py::arg("cval"), py::arg("single_precision"), py::arg("in_place"),
+          py::arg("num_threads"));
+    m.def("scipy_uniform", &scipy_uniform, py::arg("input"), py::arg("output"), py::arg("size"), py::arg("before"),
+          py::arg("mode"), py::arg("cval"), py::arg("num_threads"));
     m.def("simd_level", [] { return std::string(fastconv::kernels().isa); },
           "The SIMD level of the active kernel table.");
     m.def("simd_levels", &fastconv::supported_simd_levels,

@@ -146,4 +146,88 @@ struct Filter2dArgs {
     int num_threads = 1;
 };
 
+// ---- SciPy's own arithmetic (fastconv.scipy): scipy_correlate and scipy_uniform ----
+
+// SciPy's extension modes by SciPy's own codes (scipy.ndimage._ni_support._extend_mode_to_code);
+// grid-wrap and grid-constant arrive as wrap and constant, grid-mirror as reflect.
+enum class ScipyMode : int { nearest = 0, wrap = 1, reflect = 2, mirror = 3, constant = 4 };
+
+// How the taps of one output element are combined; every product is rounded before it is added,
+// and additions run in the order given, as SciPy's C loops do.
+enum class ScipyCombine : int {
+    // acc = 0, then per group: acc += (p0 + p1 + ...), the group summed left to right (a group of
+    // one is acc += p). ndimage.correlate (NI_Correlate), signal's _correlateND (groups of one)
+    // and signal.convolve2d (groups of four per kernel row).
+    sum = 0,
+    // acc = p0, then acc += p for the others: correlate1d's general kernel (NI_Correlate1D).
+    sum_from_first = 1,
+    // acc = w0 * x0 (tap 0, the centre), then per pair of taps (a, b) after it:
+    // acc += (x_a + x_b) * w_a (symmetric) or (x_a - x_b) * w_a (antisymmetric): NI_Correlate1D.
+    fold_symmetric = 2,
+    fold_antisymmetric = 3,
+};
+
+// A correlation computed as SciPy computes it, output element by output element, vectorised
+// across the output elements of a line. Arrays are C-contiguous with `ndim` axes (after the
+// caller merged trailing axes the taps never move along into `cell` elements per position of the
+// last axis). Output element o reads input position o + shift + tap offset on every axis; a
+// position outside the input is mapped by `mode` (SciPy's rules) or reads `cval`. Taps are
+// grouped by their offsets on the leading axes into line slots; tap t reads slot tap_slot[t] at
+// column offset tap_column[t]. Acc is the type SciPy accumulates in (double for ndimage; the
+// arrays' common type for signal).
+template <typename Acc>
+struct ScipyCorrelateArgs {
+    const void* input = nullptr;
+    ElementType input_type = ElementType::float64;
+    void* output = nullptr;
+    ElementType output_type = ElementType::float64;
+    int ndim = 1;
+    const int64_t* in_shape = nullptr;   // [ndim]
+    const int64_t* out_shape = nullptr;  // [ndim]
+    const int64_t* shift = nullptr;      // [ndim]
+    int64_t cell = 1;
+    ScipyMode mode = ScipyMode::constant;
+    Acc cval = 0;
+    int64_t taps = 0;
+    const int64_t* tap_slot = nullptr;     // [taps]
+    const int64_t* tap_column = nullptr;   // [taps]
+    const Acc* weights = nullptr;          // [taps]
+    ScipyCombine combine = ScipyCombine::sum;
+    const int64_t* group_sizes = nullptr;  // [groups], summing to taps (sum only)
+    int64_t groups = 0;
+    int64_t slots = 1;
+    const int64_t* slot_offsets = nullptr;  // [slots][ndim - 1]
+    int64_t column_low = 0, column_high = 0;  // smallest and largest tap_column
+    // Each output line is cut into `chunks` column ranges of chunk_positions (the last shorter),
+    // so that a few long lines still feed every thread.
+    int64_t chunks = 1, chunk_positions = 0;
+    // Per thread: slots + 2 lines of line_elements (the cached input lines, the constant line,
+    // the output line before its conversion), 3 * slots integers (cache tags, the job that last
+    // used each cached line, the line each slot wants; tags start at -1) and slots + taps pointers.
+    Acc* scratch = nullptr;
+    int64_t line_elements = 0;
+    int64_t* tags = nullptr;
+    const Acc** pointers = nullptr;
+    int num_threads = 1;
+};
+
+// scipy.ndimage.uniform_filter1d (NI_UniformFilter1D): a running sum along each line, the sum
+// of the first `size` extended elements, then one add of (entering - leaving) per step, each
+// sum divided by size. The array is (outer, length, inner), C-contiguous, filtered along length.
+struct ScipyUniformArgs {
+    const void* input = nullptr;
+    ElementType input_type = ElementType::float64;
+    void* output = nullptr;
+    ElementType output_type = ElementType::float64;
+    int64_t outer = 1, length = 1, inner = 1;
+    int64_t size = 1;
+    int64_t before = 0;  // extended elements before the first: size / 2 + origin
+    ScipyMode mode = ScipyMode::constant;
+    double cval = 0;
+    int64_t inner_chunk = 1;  // inner > 1: a job is one outer index and this many inner elements
+    double* scratch = nullptr;  // per thread: scratch_elements doubles
+    int64_t scratch_elements = 0;
+    int num_threads = 1;
+};
+
 }  // namespace fastconv

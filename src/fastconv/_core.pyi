@@ -25,6 +25,16 @@ def filter2d(input: npt.NDArray[np.generic], output: npt.NDArray[np.generic], ke
     """input (planes, H, W, channels), any strides, uint8/uint16/int16/float32/float64; output
     C-contiguous (planes, out_H, out_W, channels) of one of those dtypes; border codes: constant 0,
     reflect 1, nearest 2, mirror 3, wrap 4."""
+def scipy_correlate(input: _Float, output: _Float, shift: List[int], tap_offsets: npt.NDArray[np.int64],
+                    weights: npt.NDArray[np.float64], group_sizes: List[int], combine: int, mode: int, cval: float,
+                    single_precision: bool, in_place: bool, num_threads: int) -> None:
+    """SciPy's correlation arithmetic (fastconv.scipy._exact). input and output C-contiguous with
+    ndim + 1 axes, the last one the cell; tap_offsets (taps, ndim) in SciPy's order; combine: sum 0,
+    sum_from_first 1, fold_symmetric 2, fold_antisymmetric 3; mode: SciPy's codes nearest 0, wrap 1,
+    reflect 2, mirror 3, constant 4; sums in float when single_precision, else double."""
+def scipy_uniform(input: _Float, output: _Float, size: int, before: int, mode: int, cval: float,
+                  num_threads: int) -> None:
+    """scipy.ndimage.uniform_filter1d's running sum along axis 1 of (outer, length, inner) arrays."""
 def simd_level() -> str: ...
 def thread_pool_lost_to_fork() -> bool: ...
 def simd_levels() -> List[str]: ...
