@@ -15,10 +15,11 @@ Profiles, chosen by the environment variable FASTCONV_HYPOTHESIS_PROFILE:
 
 - ``ci`` (the default): derandomized (the same examples on every run, no example database),
   deadline off; each test's own count (``@_examples(n)``), fitted to about a minute of the suite
-  on two loaded cores: conv2d 100 (+30 reference-vs-torch), max_pool2d 100, avg_pool2d 100
-  (+30 reference-vs-torch for both pools), filter2d 150 (+30 reference-vs-SciPy),
-  fastconv.scipy.ndimage 200 (over its 9 functions), fastconv.torch 100 (3 ops), nn layers 100
-  (11 layers), BatchNorm2d 40, CrossEntropyLoss 40.
+  on two loaded cores once numba has compiled its kernels (which the other test modules make it
+  do anyway; ~35 s more when this module runs alone): conv2d 400 (+20 reference-vs-torch),
+  max_pool2d 400, avg_pool2d 400 (+30 reference-vs-torch for both pools), filter2d 400 (+30
+  reference-vs-SciPy), fastconv.scipy.ndimage 300 (over its 9 functions), fastconv.torch 100
+  (3 ops), nn layers 100 (11 layers), BatchNorm2d 40, CrossEntropyLoss 40.
 - ``slow``: 10,000 examples per test, random, with hypothesis' example database (``.hypothesis/``,
   so a failure found once is replayed first next time)::
 
@@ -258,14 +259,14 @@ def check_conv2d(call, backend, dtype, seed, x_order="C", w_order="C"):
     assert_close(got, expected, dtype, magnitude, "conv2d")
 
 
-@_examples(100)
+@_examples(400)
 @given(call=conv2d_calls(), backend=backends, dtype=dtypes, seed=seeds, x_order=orders, w_order=orders)
 def test_conv2d_matches_the_reference(call, backend, dtype, seed, x_order, w_order):
     with on(backend) as backend:
         check_conv2d(call, backend, dtype, seed, x_order, w_order)
 
 
-@_examples(30)
+@_examples(20)
 @given(call=conv2d_calls(), seed=seeds)
 def test_conv2d_reference_matches_torch(call, seed):
     """The spec itself, in float64, against torch (nn.Conv2d's padding_mode, F.pad for 4 sides)."""
@@ -375,7 +376,7 @@ def check_max_pool2d(call, backend, dtype, seed, order="C"):
         np.testing.assert_array_equal(got_indices, indices)
 
 
-@_examples(100)
+@_examples(400)
 @given(call=pool_calls("max"), backend=backends, dtype=dtypes, seed=seeds, order=orders)
 def test_max_pool2d_matches_the_reference(call, backend, dtype, seed, order):
     with on(backend) as backend:
@@ -396,7 +397,7 @@ def check_avg_pool2d(call, backend, dtype, seed, order="C"):
     assert_close(got, expected, dtype, magnitude, "avg_pool2d")
 
 
-@_examples(100)
+@_examples(400)
 @given(call=pool_calls("avg"), backend=backends, dtype=dtypes, seed=seeds, order=orders)
 def test_avg_pool2d_matches_the_reference(call, backend, dtype, seed, order):
     with on(backend) as backend:
@@ -526,7 +527,7 @@ def check_filter2d(call, backend, seed, order="C"):
         assert np.all(np.abs(got.astype(np.int64) - expected.astype(np.int64)) <= 1)
 
 
-@_examples(150)
+@_examples(400)
 @given(call=filter2d_calls(), backend=backends, seed=seeds, order=orders)
 def test_filter2d_matches_the_reference(call, backend, seed, order):
     with on(backend) as backend:
@@ -651,7 +652,7 @@ def check_ndimage(call, backend, seed, order="C"):
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale, err_msg=call["name"])
 
 
-@_examples(200)
+@_examples(300)
 @given(call=ndimage_calls(), backend=backends, seed=seeds, order=orders)
 def test_scipy_ndimage_matches_scipy(call, backend, seed, order):
     pytest.importorskip("scipy")
