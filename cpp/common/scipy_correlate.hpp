@@ -130,6 +130,7 @@ void correlate_typed(const ScipyCorrelateArgs<Acc>& a) {
     const In* input = static_cast<const In*>(a.input);
     Out* output = static_cast<Out*>(a.output);
     const int run = scipy_run_length(jobs, threads);
+    (void)run;  // read by the OpenMP pragma only
     FASTCONV_SCIPY_PARALLEL_FOR_JOBS
     for (int64_t job = 0; job < jobs; ++job) {
         const int64_t thread = util::thread_index();

@@ -36,6 +36,7 @@ void uniform_last_axis(const ScipyUniformArgs& a) {
     const In* input = static_cast<const In*>(a.input);
     Out* output = static_cast<Out*>(a.output);
     const int run = scipy_run_length(jobs, threads);
+    (void)run;  // read by the OpenMP pragma only
     FASTCONV_SCIPY_PARALLEL_FOR_JOBS
     for (int64_t job = 0; job < jobs; ++job) {
         double* buffer = a.scratch + util::thread_index() * a.scratch_elements;
@@ -80,6 +81,7 @@ void uniform_inner(const ScipyUniformArgs& a) {
     const In* input = static_cast<const In*>(a.input);
     Out* output = static_cast<Out*>(a.output);
     const int run = scipy_run_length(jobs, threads);
+    (void)run;  // read by the OpenMP pragma only
     FASTCONV_SCIPY_PARALLEL_FOR_JOBS
     for (int64_t job = 0; job < jobs; ++job) {
         double* sum = a.scratch + util::thread_index() * a.scratch_elements;
