@@ -511,13 +511,19 @@ def main(suites: Sequence[str], quick: bool, threads: Union[None, int, str], bac
     except ValueError as error:
         print(f"fastconv {error}", file=sys.stderr)
         return 2
+    return write_report(report, json_path, plot_path, plot)
+
+
+def write_report(report: dict, json_path: Optional[str], plot_path: Optional[str],
+                 draw: Callable[[dict, str], None]) -> int:
+    """Write a suite's report as JSON (NaN as null) and its plot, as asked; the exit status."""
     if json_path:
         with open(json_path, "w") as handle:
             json.dump(report, handle, indent=1, default=lambda v: None if isinstance(v, float) and math.isnan(v) else v)
         print(f"wrote {json_path}")
     if plot_path:
         try:
-            plot(report, plot_path)
+            draw(report, plot_path)
         except ImportError:
             print("fastconv bench: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
             return 1

@@ -23,7 +23,6 @@ reloaded before each case, and each training case starts a fresh optimizer.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import sys
@@ -33,7 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _bench, _cpu, _dispatch, models, nn, optim
-from ._bench_cli import _progress, _set_threads, thread_counts
+from ._bench_cli import _progress, _set_threads, thread_counts, write_report
 from ._config import config
 
 NETWORKS: Dict[str, Callable[..., Any]] = {
@@ -400,15 +399,4 @@ def main(quick: bool, threads: Union[None, int, str], backends: Optional[str], p
     except ValueError as error:
         print(f"fastconv {error}", file=sys.stderr)
         return 2
-    if json_path:
-        with open(json_path, "w") as handle:
-            json.dump(report, handle, indent=1)
-        print(f"wrote {json_path}")
-    if plot_path:
-        try:
-            plot(report, plot_path)
-        except ImportError:
-            print("fastconv bench: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
-            return 1
-        print(f"wrote {plot_path}")
-    return 0
+    return write_report(report, json_path, plot_path, plot)
