@@ -315,3 +315,19 @@ def test_ctrl_c_during_a_long_call_returns_within_a_second():
     outcome, seconds = done.stdout.split()
     assert outcome == "interrupted", done.stdout
     assert float(seconds) < 0.3 + 1.0
+
+
+@pytest.mark.parametrize("function", ["correlate", "gaussian_filter", "uniform_filter", "sobel"])
+def test_scipy_front_end_on_unaligned_arrays(function):
+    """Unaligned input and output arrays give SciPy's bits (the kernels get aligned copies)."""
+    scipy_ndimage = pytest.importorskip("scipy.ndimage")
+    from fastconv.scipy import ndimage
+
+    image = np.random.default_rng(8).standard_normal((40, 50))
+    args = {"correlate": (np.random.default_rng(9).standard_normal((3, 4)),), "gaussian_filter": (1.5,),
+            "uniform_filter": (3,), "sobel": ()}[function]
+    want = getattr(scipy_ndimage, function)(image, *args)
+    out = _unaligned(np.zeros_like(image))
+    got = getattr(ndimage, function)(_unaligned(image), *args, output=out)
+    np.testing.assert_array_equal(out, want)
+    assert got is None or got is out or np.array_equal(got, want)

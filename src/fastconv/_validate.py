@@ -42,6 +42,8 @@ def float_array(value: Any, name: str, function: str, dtype: Optional[np.dtype] 
         raise TypeError(msg)
     if dtype is not None and array.dtype != dtype:
         array = array.astype(dtype)
+    if not array.flags.aligned:  # the kernels read whole numbers at their natural alignment (C++ needs it)
+        array = array.copy()
     return array
 
 
@@ -117,7 +119,7 @@ def output_for(shape4: Tuple[int, ...], unbatched: bool, dtype: np.dtype, out: A
         msg = f"{function}: `{name}` is read-only"
         raise ValueError(msg)
     overlaps = any(np.may_share_memory(out, other) for other in inputs if other is not None)
-    if out.flags.c_contiguous and not overlaps:
+    if out.flags.c_contiguous and out.flags.aligned and not overlaps:
         return Output(out.reshape(shape4), out, staged=False)
     return Output(np.empty(shape4, dtype=dtype), out, staged=True)
 
@@ -168,7 +170,10 @@ def _plain(options: tuple) -> bool:
 
 def _kernel_ready(array: Any, dtype: Optional[np.dtype] = None) -> bool:
     """An ndarray a kernel takes as it is: C-contiguous, native float32/float64 (of `dtype`)."""
-    return (type(array) is np.ndarray and array.flags.c_contiguous and
+    if type(array) is not np.ndarray:
+        return False
+    flags = array.flags
+    return (flags.c_contiguous and flags.aligned and
             (array.dtype == dtype if dtype is not None else array.dtype in FLOAT_DTYPES))
 
 
@@ -588,6 +593,8 @@ def filter2d_call(image: Any, kernel: Any, mode: Any, border: Any, cval: Any, fl
     array = np.asarray(image)
     if not array.dtype.isnative:  # big-endian data from a file, say: the kernels read native numbers
         array = array.astype(array.dtype.newbyteorder("="))
+    if not array.flags.aligned:  # the kernels read whole numbers at their natural alignment
+        array = array.copy()
     if array.dtype not in FILTER_DTYPES:
         msg = f"{function}: `image` must be uint8, uint16, int16, float32 or float64, got dtype {array.dtype}"
         raise TypeError(msg)

@@ -91,6 +91,12 @@ class Step:
         self.in_place = in_place
 
 
+def _kernel_ready(array: np.ndarray) -> np.ndarray:
+    """C-contiguous and aligned: the kernels read whole numbers at their natural alignment."""
+    array = np.ascontiguousarray(array)
+    return array if array.flags.aligned else array.copy()
+
+
 def run_passes(array: np.ndarray, target: np.ndarray, steps: Sequence[Step]) -> None:
     """Apply `steps` one after the other, the first reading `array` and the last writing `target`;
     between them the result lives in target's dtype, as it does in SciPy (which filters into its
@@ -99,12 +105,13 @@ def run_passes(array: np.ndarray, target: np.ndarray, steps: Sequence[Step]) -> 
     if not steps:
         target[...] = array
         return
-    direct = target.flags.c_contiguous and target.flags.writeable and not np.may_share_memory(array, target)
+    direct = (target.flags.c_contiguous and target.flags.aligned and target.flags.writeable
+              and not np.may_share_memory(array, target))
     buffers = [target if direct else np.empty(target.shape, target.dtype), None]
     destinations = [0] * len(steps)
     for k in range(len(steps) - 1, 0, -1):  # where pass k reads is where pass k - 1 writes
         destinations[k - 1] = destinations[k] if steps[k].in_place else 1 - destinations[k]
-    source = np.ascontiguousarray(array)
+    source = _kernel_ready(array)
     for step, index in zip(steps, destinations):
         if buffers[index] is None:
             buffers[index] = np.empty(target.shape, target.dtype)
@@ -279,7 +286,7 @@ def signal_convolve2d(in1: np.ndarray, in2: np.ndarray, flip: bool, mode: str, b
     offsets = np.stack([sign * j.reshape(-1), sign * k.reshape(-1)], axis=1)
     groups = ([4] * (columns // 4) + [1] * (columns % 4)) * rows
     output = np.empty(out_shape, in1.dtype)
-    correlate_taps(np.ascontiguousarray(in1), output, np.ascontiguousarray(offsets, dtype=np.int64),
+    correlate_taps(_kernel_ready(in1), output, np.ascontiguousarray(offsets, dtype=np.int64),
                    in2.reshape(-1).astype(np.float64), boundary,
                    fillvalue, shift=shift, group_sizes=groups, single_precision=in1.dtype == np.float32)
     return output
