@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import numbers
 import operator
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -66,6 +66,13 @@ def _served_array(input: Any) -> Optional[np.ndarray]:
     if array.dtype not in FLOATS or array.ndim == 0 or array.size < max(1, SMALL_CALL_ELEMENTS):
         return None
     return array
+
+
+def _served_input(input: Any, cval: Any) -> Optional[Tuple[np.ndarray, float]]:
+    """The input array and cval as a float when the exact kernels serve them, else None."""
+    array = _served_array(input)
+    cval = _exact.real_scalar(cval)
+    return None if array is None or cval is None else (array, cval)
 
 
 def _output_array(output: Any, array: np.ndarray) -> Optional[np.ndarray]:
@@ -245,10 +252,10 @@ def _gaussian_weights(sigma, order, truncate, radius) -> Optional[np.ndarray]:
 
 
 def _exact_gaussian_filter(input, sigma, order, output, mode, cval, truncate, radius, axes):
-    array = _served_array(input)
-    cval = _exact.real_scalar(cval)
-    if array is None or cval is None:
+    served = _served_input(input, cval)
+    if served is None:
         return None
+    array, cval = served
     axes = _axes(axes, array.ndim)
     if axes is None:
         return None
@@ -301,10 +308,10 @@ def _uniform_origin_ok(size: int, origin: Optional[int]) -> bool:
 
 
 def _exact_uniform_filter(input, size, output, mode, cval, origin, axes):
-    array = _served_array(input)
-    cval = _exact.real_scalar(cval)
-    if array is None or cval is None:
+    served = _served_input(input, cval)
+    if served is None:
         return None
+    array, cval = served
     axes = _axes(axes, array.ndim)
     if axes is None:
         return None
@@ -352,10 +359,10 @@ def _exact_uniform_filter1d(input, size, axis, output, mode, cval, origin):
 def _exact_derivative(input, axis, output, mode, cval, smoothing: Sequence[float]):
     """sobel / prewitt: [-1, 0, 1] along `axis`, then `smoothing` along every other axis in order,
     each into the output (SciPy's passes)."""
-    array = _served_array(input)
-    cval = _exact.real_scalar(cval)
-    if array is None or cval is None:
+    served = _served_input(input, cval)
+    if served is None:
         return None
+    array, cval = served
     axis = _axis(axis, array.ndim)
     modes = _sequence(mode, array.ndim)
     codes = None if modes is None else _mode_codes(modes)
@@ -374,10 +381,10 @@ def _exact_derivative(input, axis, output, mode, cval, smoothing: Sequence[float
 def _exact_laplace(input, output, mode, cval, axes):
     """generic_laplace with [1, -2, 1]: the first axis into the output, each other axis into a new
     array of the output's dtype added to it (NumPy's +=, as SciPy)."""
-    array = _served_array(input)
-    cval = _exact.real_scalar(cval)
-    if array is None or cval is None:
+    served = _served_input(input, cval)
+    if served is None:
         return None
+    array, cval = served
     axes = _axes(axes, array.ndim)
     modes = None if axes is None else _sequence(mode, len(axes))
     codes = None if modes is None else _mode_codes(modes)
