@@ -381,11 +381,14 @@ def test_conv2d_pointwise_small_planes_at_every_level(simd_level, dtype, shape, 
         assert_close(actual, expected, dtype)
 
 
+@pytest.mark.parametrize("window", [(2, 0), (3, 1), (3, 0)], ids=["2x2", "3x3-pad1", "3x3"])
 @pytest.mark.parametrize("width", [2, 7, 16, 37, 112])
-def test_max_pool_2x2_special_values_at_every_level(simd_level, dtype, width):
-    """2x2 / stride 2 max pooling of values (the compiled row path reads both input rows at once):
+def test_max_pool_stride_2_special_values_at_every_level(simd_level, dtype, width, window):
+    """Stride-2 max pooling of values (2x2: the compiled row path reads both input rows at once; 3x3:
+    the window's rows reduced into a line, then its columns split into even and odd ones):
     NaN, +-inf, inf - inf sums and signed-zero ties give torch's values and signs, taps in torch's
-    order (rows, then columns, the first of equal values kept)."""
+    order (rows, then columns, the first of equal values kept; padding never wins)."""
+    size, padding = window
     rng = np.random.default_rng(width)
     x = rng.choice(np.array([-0.0, 0.0, 1.0, -1.0, 2.5], dtype=dtype), size=(2, 3, 9, width))
     specials = rng.random(x.shape)
@@ -393,16 +396,44 @@ def test_max_pool_2x2_special_values_at_every_level(simd_level, dtype, width):
     x[(specials >= 0.01) & (specials < 0.02)] = np.inf
     x[(specials >= 0.02) & (specials < 0.03)] = -np.inf
     x[1, 2] = rng.standard_normal((9, width))  # a plane with no special value at all
-    actual = fastconv.max_pool2d(x, 2, backend="cpp")
+    if width < size:
+        pytest.skip("window wider than the input")
+    actual = fastconv.max_pool2d(x, size, stride=2, padding=padding, backend="cpp")
     # the spec, window by window in torch's tap order: a NaN wins, then the first strict maximum
     expected = np.empty_like(actual)
     for index in np.ndindex(*actual.shape):
         n, c, i, j = index
-        window = [x[n, c, 2 * i, 2 * j], x[n, c, 2 * i, 2 * j + 1], x[n, c, 2 * i + 1, 2 * j], x[n, c, 2 * i + 1, 2 * j + 1]]
+        window = [x[n, c, row, column]
+                  for row in range(2 * i - padding, 2 * i - padding + size) if 0 <= row < x.shape[2]
+                  for column in range(2 * j - padding, 2 * j - padding + size) if 0 <= column < width]
         best = window[0]
         for value in window[1:]:
             if np.isnan(value) or (not np.isnan(best) and value > best):
                 best = value
         expected[index] = best
     np.testing.assert_array_equal(actual, expected)
-    np.testing.assert_array_equal(np.signbit(actual), np.signbit(expected))
+    if size == 2:  # the 3x3 line path reduces rows before columns: a tie of -0 and +0 may take either sign
+        np.testing.assert_array_equal(np.signbit(actual), np.signbit(expected))
+
+
+@pytest.mark.parametrize("divisor_override", [None, 2, 3, 8])
+@pytest.mark.parametrize("window", [(2, 0), (3, 1)], ids=["2x2", "3x3-pad1"])
+@pytest.mark.parametrize("width", [7, 37, 112])
+def test_avg_pool_stride_2_at_every_level(simd_level, dtype, width, window, divisor_override):
+    """Stride-2 average pooling (the 2x2 row path, whose power-of-two divisors multiply by the
+    reciprocal, and the 3x3 line path's even / odd column split) against the reference, and
+    equal to the generic order of sums: the result does not depend on the SIMD level."""
+    size, padding = window
+    rng = np.random.default_rng(width)
+    x = rng.standard_normal((2, 3, 9, width)).astype(dtype)
+    x[0, 0, 0, :4] = np.array([1e-40, -3e-39, 5e-324, np.inf], dtype=dtype)  # subnormal and inf sums
+    kwargs = dict(stride=2, padding=padding, divisor_override=divisor_override)
+    expected = fastconv.avg_pool2d(x, size, **kwargs, backend="reference")
+    actual = fastconv.avg_pool2d(x, size, **kwargs, backend="cpp")
+    assert_close(actual, expected, dtype)
+    _core._set_simd("scalar")
+    try:
+        baseline = fastconv.avg_pool2d(x, size, **kwargs, backend="cpp")
+    finally:
+        _core._set_simd(simd_level)
+    np.testing.assert_array_equal(actual.view(np.uint8), baseline.view(np.uint8))
