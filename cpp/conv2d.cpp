@@ -632,6 +632,28 @@ bool prefer_igemm_channels(const Conv2dArgs<T>& a) {
            (taps > 1 || (!a.nhwc && a.out_height * a.out_width <= 256));
 }
 
+// 'auto' takes Winograd F(2x2, 3x3) below AVX-512 (AVX2 and the SSE2 / NEON baseline), where
+// the multiplies bound a 3x3 layer and F(2x2, 3x3) does 16 per 2x2 outputs instead of 36. AMD
+// EPYC Zen 1 (AVX2, L3 8 MiB), warm, one process alternating the algorithms, median of 7-9: its
+// time against igemm's on ResNet 3x3 layers 64@56, 128@28, 256@14 (batch 1 and 8), 64->128@56 and
+// VGG 64@224, 0.63-0.84x (1 and 2 threads, float32 NCHW); float64 0.59-0.78x; NHWC 0.71-0.84x;
+// baseline level 0.52-0.56x. Not on small channel counts (16@64: 1.3x igemm's time; 3->64:
+// 5x) nor planes under 14x14 (AlexNet's 13x13: 0.93-1.06x, 512@7: 1.02-1.14x). AVX-512 keeps
+// igemm (about equal there, 0.8-1.2x). The transforms' scratch (16 planes of the input's and
+// the output's channels per image) is kept per calling thread: layers needing more than 32 MiB
+// (VGG's 64@224 and 128@112) stay on igemm.
+template <typename T>
+bool prefer_winograd(const Conv2dArgs<T>& a) {
+    if (std::strcmp(kernels().isa, "avx512") == 0) return false;
+    if (a.kernel_height != 3 || a.kernel_width != 3 || a.stride_h != 1 || a.stride_w != 1 || a.dilation_h != 1 ||
+        a.dilation_w != 1 || a.groups != 1 || a.in_channels < 64 || a.out_channels < 64 ||
+        a.out_height * a.out_width < 196)
+        return false;
+    const int64_t tiles = ((a.out_height + 1) / 2) * ((a.out_width + 1) / 2);
+    const int64_t scratch_bytes = 16 * (a.in_channels + a.out_channels) * tiles * int64_t(sizeof(T));
+    return scratch_bytes <= (int64_t(32) << 20);
+}
+
 }  // namespace
 
 template <typename T>
@@ -643,7 +665,8 @@ void conv2d(Conv2dArgs<T> args, Conv2dAlgorithm algorithm) {
     }
     if (algorithm == Conv2dAlgorithm::direct)
         conv2d_direct(args);
-    else if (algorithm == Conv2dAlgorithm::winograd)  // not 'auto' yet: measured no faster than igemm
+    else if (algorithm == Conv2dAlgorithm::winograd ||
+             (algorithm == Conv2dAlgorithm::automatic && prefer_winograd(args)))
         conv2d_winograd(args);
     else if (algorithm == Conv2dAlgorithm::igemm_channels ||
              (algorithm == Conv2dAlgorithm::automatic && prefer_igemm_channels(args)))

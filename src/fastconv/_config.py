@@ -41,14 +41,16 @@ def config() -> Dict[str, Any]:
             "openmp": bool(_core.openmp),
             "kernels": [k for k in _core.kernels() if k.endswith("_" + _core.simd_level())],
             "tuning": _core.tuning(),
-            "conv2d_algorithms": {"auto": "depthwise where it applies, igemm_channels for layers with "
-                                          "C_in*KH*KW >= 512 and C_out a near multiple of 32 "
-                                          "(AVX-512 float32; 1x1 on small planes only), else igemm",
+            "conv2d_algorithms": {"auto": "depthwise where it applies; with AVX-512, igemm_channels for "
+                                          "float32 layers with C_in*KH*KW >= 512 and C_out a near multiple "
+                                          "of 32 (1x1 on small planes only); below AVX-512, winograd for "
+                                          "3x3 stride-1 layers of >= 64 channels on planes of >= 14x14 "
+                                          "(scratch <= 32 MiB); else igemm",
                                   "igemm": "implicit GEMM, register-blocked SIMD microkernel",
                                   "igemm_channels": "implicit GEMM, output channels in the vector lanes",
                                   "depthwise": "one filter per channel: rows in registers, channels in "
                                                "the lanes on small planes",
-                                  "winograd": "F(2x2, 3x3), by name only",
+                                  "winograd": "F(2x2, 3x3), 3x3 stride 1 only",
                                   "direct": "plain loops, compiler-vectorised"},
         }
     if "numba" in info["backends"]:
