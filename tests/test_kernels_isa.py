@@ -437,3 +437,27 @@ def test_avg_pool_stride_2_at_every_level(simd_level, dtype, width, window, divi
     finally:
         _core._set_simd(simd_level)
     np.testing.assert_array_equal(actual.view(np.uint8), baseline.view(np.uint8))
+
+
+@pytest.mark.parametrize("shape, c_out, chosen_below_avx512", [
+    ((1, 64, 14, 14), 64, "winograd"),    # 3x3 / stride 1, >= 64 channels, >= 196 positions
+    ((2, 64, 13, 13), 64, "igemm"),       # a plane under 14x14
+    ((1, 32, 16, 16), 64, "igemm"),       # fewer than 64 input channels
+])
+def test_auto_takes_winograd_below_avx512(simd_level, dtype, shape, c_out, chosen_below_avx512):
+    """'auto' runs Winograd F(2x2, 3x3) on 3x3 / stride-1 layers with enough channels and a large
+    enough plane below AVX-512 (where it measured faster than igemm), igemm elsewhere: the same
+    bits as the algorithm asked for by name, and within the float32 / float64 contract."""
+    rng = np.random.default_rng(shape[2] + shape[1])
+    x = rng.standard_normal(shape).astype(dtype)
+    weight = (rng.standard_normal((c_out, shape[1], 3, 3)) / 24).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype)
+    auto = fastconv.conv2d(x, weight, bias, padding=1, backend="cpp")
+    assert_close(auto, fastconv.conv2d(x, weight, bias, padding=1, backend="reference"), dtype)
+    if simd_level == "avx512":
+        return  # igemm or igemm_channels there (prefer_igemm_channels)
+    named = fastconv.conv2d(x, weight, bias, padding=1, algorithm=chosen_below_avx512, backend="cpp")
+    np.testing.assert_array_equal(auto.view(np.uint8), named.view(np.uint8))
+    other = "igemm" if chosen_below_avx512 == "winograd" else "winograd"
+    assert not np.array_equal(auto.view(np.uint8), fastconv.conv2d(
+        x, weight, bias, padding=1, algorithm=other, backend="cpp").view(np.uint8))
