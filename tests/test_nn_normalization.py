@@ -242,3 +242,85 @@ def test_batchnorm2d_errors():
     layer.train()(np.ones((2, 3, 2, 2), np.float32))
     with pytest.raises(ValueError, match=r"`grad_output` has shape \(1, 3, 2, 2\)"):
         layer.backward(np.ones((1, 3, 2, 2), np.float32))
+
+
+def _folding_case(rng, dtype, conv_bias, activation, in_channels=6, size=9):
+    conv = nn.Conv2d(in_channels, 5, 3, padding=1, bias=conv_bias, dtype=dtype, rng=rng)
+    norm = _randomised(nn.BatchNorm2d(5, dtype=dtype), rng)
+    layers = [conv, norm] + ([activation] if activation is not None else [])
+    x = rng.standard_normal((2, in_channels, size, size)).astype(dtype)
+    return nn.Sequential(*layers), conv, norm, x
+
+
+def _unfolded(conv, norm, activation, x):
+    """The layers one after the other, in float64 (the spec for the folded convolution)."""
+    conv64 = nn.Conv2d(conv.in_channels, conv.out_channels, 3, padding=1, bias=conv.bias is not None,
+                       dtype=np.float64)
+    conv64.weight.data[...] = conv.weight.data
+    if conv.bias is not None:
+        conv64.bias.data[...] = conv.bias.data
+    scale, shift = norm.running_affine()
+    y = conv64(x.astype(np.float64)) * scale[:, None, None] + shift[:, None, None]
+    if isinstance(activation, nn.ReLU6):
+        return np.clip(y, 0, 6)
+    return np.maximum(y, 0) if isinstance(activation, nn.ReLU) else y
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "relu6"])
+@pytest.mark.parametrize("conv_bias", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_eval_folds_batchnorm_into_the_convolution(dtype, conv_bias, activation):
+    """Eval mode: Conv2d -> BatchNorm2d (-> ReLU / ReLU6) in a Sequential runs as one folded
+    convolution with the layers' results; weights changed in place are used at the next call
+    (the fold is made per call, never cached); training mode is untouched."""
+    rng = np.random.default_rng(7)
+    act = {None: None, "relu": nn.ReLU(), "relu6": nn.ReLU6(inplace=True)}[activation]
+    model, conv, norm, x = _folding_case(rng, dtype, conv_bias, act)
+    model.eval()
+    x *= 4  # values past ReLU6's upper bound too
+    weights_used = []
+    plain_apply = conv.apply
+    conv.apply = lambda x, weight, *rest, **kwargs: weights_used.append(weight) or plain_apply(x, weight, *rest, **kwargs)
+    assert_close(model(x), _unfolded(conv, norm, act, x), dtype)
+    assert len(weights_used) == 1 and weights_used[0] is not conv.weight.data  # the folded copy ran
+    conv.weight.data *= -0.5  # in place, as an optimizer step
+    norm.running_var[...] = rng.random(5) + 0.5
+    assert_close(model(x), _unfolded(conv, norm, act, x), dtype)
+    model.train()
+    y = model(x)  # batch statistics: not the folded map
+    model.backward(np.ones_like(y))
+    assert conv.weight.grad is not None and np.isfinite(conv.weight.grad).all()
+
+
+def test_fold_only_where_it_saves_passes():
+    """The fold remakes the weights per call: it is taken when the weights are no larger than the
+    input; otherwise, and for NHWC, 3-D input or a subclass, the layers run one after the other
+    (the same bits as calling them in turn)."""
+    rng = np.random.default_rng(3)
+    model, conv, norm, x = _folding_case(rng, np.float32, True, nn.ReLU(), in_channels=64, size=3)
+    model.eval()
+    assert conv.weight.data.size > x.size
+    expected = np.maximum(norm(conv(x)), 0)
+    np.testing.assert_array_equal(model(x), expected)
+    small = x[:, :, :2, :2]
+    assert nn.conv_norm_activation(small, conv, norm).shape == (2, 5, 2, 2)
+    with pytest.raises(ValueError, match="4-D"):
+        model(x[0])  # unbatched: BatchNorm2d's own error, not a silent fold
+
+
+def test_folded_resnet_block_matches_layer_by_layer():
+    """A ResNet block in eval mode (its conv-BN pairs folded, the ReLU in the kernel, the
+    downsample Sequential folded) against its layers called one by one."""
+    from fastconv import models
+    rng = np.random.default_rng(0)
+    model = models.resnet18(num_classes=10, rng=0)
+    for _, module in model.named_modules():
+        if isinstance(module, nn.BatchNorm2d):
+            _randomised(module, rng)
+    model.eval()
+    block = model.layer2[0]  # stride 2, with a downsample (1x1 conv + BN)
+    x = rng.standard_normal((8, 64, 32, 32)).astype(np.float32)  # large enough for every fold
+    hidden = np.maximum(block.bn1(block.conv1(x)), 0)
+    shortcut = block.downsample[1](block.downsample[0](x))
+    expected = np.maximum(block.bn2(block.conv2(hidden)) + shortcut, 0)
+    assert_close(block(x), expected, np.float32)

@@ -50,10 +50,10 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = nn.conv_norm_activation(x, self.conv1, self.bn1, self.relu)
         # the mask of the relu's first call (its second call, below, keeps only its own)
         self._save(_hidden_positive=out > 0 if self.training else None)
-        out = self.bn2(self.conv2(out))
+        out = nn.conv_norm_activation(out, self.conv2, self.bn2)
         out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
 
@@ -128,7 +128,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(nn.conv_norm_activation(x, self.conv1, self.bn1, self.relu))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = self.avgpool(x)
         self._save(_pooled_shape=x.shape)

@@ -18,7 +18,7 @@ Examples
 """
 
 from .activation import LogSoftmax, ReLU, ReLU6, Softmax
-from .container import Residual, Sequential
+from .container import Residual, Sequential, conv_norm_activation
 from .conv import Conv2d
 from .linear import Dropout, Flatten, Identity, Linear
 from .loss import CrossEntropyLoss
@@ -29,5 +29,5 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten", "Identity",
     "Linear", "LogSoftmax", "MaxPool2d", "Module", "Parameter", "ReLU", "ReLU6", "Residual", "Sequential", "Softmax",
-    "summary",
+    "conv_norm_activation", "summary",
 ]

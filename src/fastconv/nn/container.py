@@ -1,4 +1,5 @@
-"""``Sequential``: modules applied in order (a Conv2d followed by a ReLU runs as one fused kernel)."""
+"""``Sequential``: modules applied in order (a Conv2d followed by a ReLU runs as one fused kernel, and in
+eval mode a Conv2d followed by a BatchNorm2d as one folded convolution)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,58 @@ from typing import Optional
 
 import numpy as np
 
-from .activation import ReLU
+from .activation import ReLU, ReLU6
 from .conv import Conv2d
 from .module import Module
+from .normalization import BatchNorm2d
+
+
+def conv_norm_activation(x: np.ndarray, conv: Module, norm: Module,
+                         activation: Optional[Module] = None) -> np.ndarray:
+    """``activation(norm(conv(x)))`` (``activation`` may be None), with, in eval mode, a
+    ``BatchNorm2d``'s running statistics folded into the convolution's weights and bias and a
+    ``ReLU`` (or ``ReLU6``'s lower bound) applied by the kernel: one pass over the output
+    instead of three to five.
+
+    The folded weights are made on every call (weights changed in place are never stale), so the
+    fold is taken where that costs less than the passes it saves: the weights no larger than the
+    input. Otherwise, in training mode, for subclasses and for NHWC layers, the layers run one
+    after the other. Float32 results differ from the unfolded ones by rounding (~1e-7 relative).
+    """
+    affine = _foldable(conv, norm, x)
+    if affine is None:
+        y = norm(conv(x))
+        return y if activation is None else activation(y)
+    scale, shift = affine
+    weight = conv.weight.data
+    folded = weight * scale.astype(weight.dtype)[:, None, None, None]
+    bias = shift if conv.bias is None else conv.bias.data.astype(np.float64) * scale + shift
+    relu = type(activation) in (ReLU, ReLU6) and "forward" not in activation.__dict__
+    conv._save(_input=None)
+    norm._save(_cache=None)
+    y = conv.apply(x, folded, bias.astype(weight.dtype), activation="relu" if relu else None)
+    if activation is None:
+        return y
+    if not relu:
+        return activation(y)
+    if type(activation) is ReLU6:
+        # the upper bound after the kernel's max(x, 0); np.clip is one SIMD pass (np.minimum with a
+        # scalar took twice its time), NaN stays NaN
+        np.clip(y, np.zeros((), y.dtype), np.full((), 6, y.dtype), out=y)
+        activation._save(_passes=None)
+    else:
+        activation._save(_positive=None)
+    return y
+
+
+def _foldable(conv: Module, norm: Module, x: np.ndarray) -> Optional[tuple]:
+    """The norm's (scale, shift) when `conv` -> `norm` can run as one folded convolution."""
+    if not (type(conv) is Conv2d and type(norm) is BatchNorm2d and "forward" not in conv.__dict__
+            and "forward" not in norm.__dict__ and not conv.training and conv.layout == "NCHW"
+            and conv.out_channels == norm.num_features and isinstance(x, np.ndarray) and x.ndim == 4
+            and conv.weight.data.size <= x.size):
+        return None
+    return norm.running_affine()
 
 
 class Sequential(Module):
@@ -31,19 +81,25 @@ class Sequential(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         items = list(self._modules.items())
-        skip = False
+        skip = 0
         for index, (name, module) in enumerate(items):
-            if skip:  # a ReLU already applied by the Conv2d before it
-                skip = False
+            if skip:  # a BatchNorm / ReLU already applied by the Conv2d before it
+                skip -= 1
                 continue
             shape = np.shape(x)
             following = items[index + 1][1] if index + 1 < len(items) else None
             try:
-                if type(module) is Conv2d and type(following) is ReLU and "forward" not in module.__dict__:
+                after = items[index + 2][1] if index + 2 < len(items) else None
+                if _foldable(module, following, x) is not None:
+                    # eval mode: conv + BatchNorm (+ ReLU / ReLU6) as one folded convolution
+                    fused = type(after) in (ReLU, ReLU6)
+                    x = conv_norm_activation(x, module, following, after if fused else None)
+                    skip = 2 if fused else 1
+                elif type(module) is Conv2d and type(following) is ReLU and "forward" not in module.__dict__:
                     # conv + ReLU in one pass of the kernel; the ReLU keeps its mask for backward
                     x = module.forward(x, activation="relu")
                     following._save(_positive=x > 0 if following.training else None)
-                    skip = True
+                    skip = 1
                 else:
                     x = module(x)
             except (ValueError, TypeError) as error:

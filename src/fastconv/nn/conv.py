@@ -44,8 +44,14 @@ class Conv2d(Module):
 
     def forward(self, x: np.ndarray, activation: Optional[str] = None) -> np.ndarray:
         self._save(_input=x)
-        return conv2d(x, self.weight.data, None if self.bias is None else self.bias.data, self.stride, self.padding,
-                      self.dilation, self.groups, self.padding_mode, layout=self.layout, activation=activation)
+        return self.apply(x, self.weight.data, None if self.bias is None else self.bias.data, activation)
+
+    def apply(self, x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray],
+              activation: Optional[str] = None) -> np.ndarray:
+        """This layer's convolution (stride, padding, dilation, groups, layout) with the given
+        weight and bias in place of its own; nothing is kept for backward."""
+        return conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups, self.padding_mode,
+                      layout=self.layout, activation=activation)
 
     def backward(self, grad_output: np.ndarray, need_input: bool = True) -> Optional[np.ndarray]:
         x = self._saved("_input")

@@ -135,14 +135,24 @@ class BatchNorm2d(Module):
         y += _channel(bias, x.dtype)
         return y
 
-    def _running_forward(self, x: np.ndarray) -> np.ndarray:
+    def running_affine(self) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """Eval mode's per-channel map ``y = x * scale + shift`` as float64 ``(scale, shift)``, from
+        the running statistics; None where the batch's statistics normalise (training mode, or
+        ``track_running_stats=False``). A convolution before the layer can take it into its
+        weights and bias (``nn.conv_norm_activation``)."""
+        if self.training or self.running_mean is None:
+            return None
         mean = self.running_mean.astype(np.float64)
         invstd = 1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps)
         weight, bias = self._weight_bias()
         scale = weight * invstd
+        return scale, bias - mean * scale
+
+    def _running_forward(self, x: np.ndarray) -> np.ndarray:
+        scale, shift = self.running_affine()
         # the affine map in one multiply and one add, as torch's CPU kernel
         y = x * _channel(scale, x.dtype)
-        y += _channel(bias - mean * scale, x.dtype)
+        y += _channel(shift, x.dtype)
         self._save(_cache=None)  # eval mode: nothing kept, and no stale training cache either
         return y
 
