@@ -122,13 +122,44 @@ def test_small_calls_go_to_torch(monkeypatch, op, dtype):
     ft.set_thresholds({op: {name: (work(small, weight) if original == "conv2d" else work(small)) + 1}})
     recorder = _Recorder(ft._ORIGINALS[original])
     monkeypatch.setitem(ft._ORIGINALS, original, recorder)
+    # max_pool2d's small calls on plain tensors go to the operator behind F.max_pool2d's wrapper
+    operator = _Recorder(ft._TORCH_MAX_POOL2D)
+    monkeypatch.setattr(ft, "_TORCH_MAX_POOL2D", operator)
     expected = {"conv2d": lambda x: F.conv2d(x, weight, None, 1, 1, 1, groups),
                 "max_pool2d": lambda x: F.max_pool2d(x, 3, 1, 1),
                 "avg_pool2d": lambda x: F.avg_pool2d(x, 3, 1, 1)}[original]
     torch.testing.assert_close(calls(small), expected(small))
-    assert recorder.calls == 1  # below the threshold: torch's own function
+    assert recorder.calls + operator.calls == 1  # below the threshold: torch's own function
     torch.testing.assert_close(calls(large), expected(large))
-    assert recorder.calls == 1  # above it: fastconv
+    assert recorder.calls + operator.calls == 1  # above it: fastconv
+
+
+def test_small_max_pool_skips_only_what_torch_would_skip():
+    """The routed small max_pool2d calls torch's operator directly only where
+    F.max_pool2d's wrapper would: no __torch_function__ override (a subclass goes through the
+    wrapper), no return_indices; stride None becomes torch's []; every result is torch's."""
+    x = torch.randn(1, 2, 5, 5)
+    ft.set_thresholds({"max_pool2d": {"float32": 1e9}})  # every call here is small (the fixture restores)
+
+    class Logged(torch.Tensor):
+        seen = []
+
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            cls.seen.append(func)
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    for kwargs in ({}, {"stride": 2}, {"stride": None, "padding": 1, "ceil_mode": True}, {"return_indices": True}):
+        expected, actual = F.max_pool2d(x, 3, **kwargs), ft.max_pool2d(x, 3, **kwargs)
+        for e, a in zip(expected if isinstance(expected, tuple) else (expected,),
+                        actual if isinstance(actual, tuple) else (actual,)):
+            torch.testing.assert_close(a, e, rtol=0, atol=0)
+    logged = x.as_subclass(Logged)
+    F.max_pool2d(logged, 3)
+    dispatched = Logged.seen[0]  # what torch's wrapper hands to __torch_function__
+    Logged.seen.clear()
+    ft.max_pool2d(logged, 3)
+    assert dispatched in Logged.seen  # the override saw the same call through fastconv.torch
 
 
 def test_set_thresholds_validates_and_reloads():

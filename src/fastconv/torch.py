@@ -37,6 +37,13 @@ _ORIGINALS: Dict[str, Callable[..., Any]] = {"conv2d": _F.conv2d, "max_pool2d": 
                                               "avg_pool2d": _F.avg_pool2d}
 _FLOATS = (_torch.float32, _torch.float64)
 _STRIDED = _torch.strided
+_TENSOR = _torch.Tensor
+_INFINITY = float("inf")
+# What torch.nn.functional.max_pool2d calls once its Python wrapper has checked for
+# __torch_function__ overrides and defaulted the stride: the routed small calls skip the wrapper
+# (a third of a tiny call's time) where that check would find nothing.
+_has_torch_function_unary = _torch.overrides.has_torch_function_unary
+_TORCH_MAX_POOL2D = _torch.max_pool2d
 _THRESHOLDS: Dict[str, Dict[str, float]] = _thresholds_module.load()
 
 
@@ -83,6 +90,13 @@ def conv2d(input: _torch.Tensor, weight: _torch.Tensor, bias: Optional[_torch.Te
            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> _torch.Tensor:
     """``torch.nn.functional.conv2d``, run by fastconv when it serves the call and it is large
     enough for fastconv to be the faster (see fastconv._torch_thresholds)."""
+    if type(input) is _TENSOR and isinstance(weight, _TENSOR) and input.dim() == 4 and weight.dim() == 4:
+        # the usual call, its size test written out (one Python frame for a small call)
+        depthwise = weight.shape[1] == 1 and groups == input.shape[1] and groups != 1
+        limit = _LIMITS["conv2d_depthwise" if depthwise else "conv2d"].get(input.dtype, _INFINITY)
+        if input.numel() / max(input.shape[1], 1) * weight.numel() < limit or not _served(input, weight, bias):
+            return _ORIGINALS["conv2d"](input, weight, bias, stride, padding, dilation, groups)
+        return _serve_conv2d(input, weight, bias, stride, padding, dilation, groups)
     if _small_conv(input, weight, groups) or not _served(input, weight, bias):
         return _ORIGINALS["conv2d"](input, weight, bias, stride, padding, dilation, groups)
     return _serve_conv2d(input, weight, bias, stride, padding, dilation, groups)
@@ -92,6 +106,18 @@ def max_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, paddi
                ceil_mode: bool = False, return_indices: bool = False) -> Any:
     """``torch.nn.functional.max_pool2d``, run by fastconv when it serves the call and it is
     large enough for fastconv to be the faster."""
+    if type(input) is _TENSOR and type(kernel_size) is int:
+        # the usual call, its size test written out (one Python frame for a small call)
+        if input.numel() * kernel_size * kernel_size < _LIMITS["max_pool2d"].get(input.dtype, _INFINITY):
+            if return_indices or _has_torch_function_unary(input):
+                return _ORIGINALS["max_pool2d"](input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode,
+                                                return_indices=return_indices)
+            return _TORCH_MAX_POOL2D(input, kernel_size, [] if stride is None else stride, padding, dilation,
+                                     ceil_mode)
+        if not _served(input):
+            return _ORIGINALS["max_pool2d"](input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode,
+                                            return_indices=return_indices)
+        return _serve_max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     if _small_pool("max_pool2d", input, kernel_size) or not _served(input):
         return _ORIGINALS["max_pool2d"](input, kernel_size, stride, padding, dilation, ceil_mode=ceil_mode,
                                         return_indices=return_indices)
@@ -102,6 +128,13 @@ def avg_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any = None, paddi
                count_include_pad: bool = True, divisor_override: Optional[int] = None) -> _torch.Tensor:
     """``torch.nn.functional.avg_pool2d``, run by fastconv when it serves the call and it is
     large enough for fastconv to be the faster."""
+    if type(input) is _TENSOR and type(kernel_size) is int:
+        # the usual call, its size test written out (one Python frame for a small call)
+        if (input.numel() * kernel_size * kernel_size < _LIMITS["avg_pool2d"].get(input.dtype, _INFINITY)
+                or not _served(input)):
+            return _ORIGINALS["avg_pool2d"](input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                            divisor_override)
+        return _serve_avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     if _small_pool("avg_pool2d", input, kernel_size) or not _served(input):
         return _ORIGINALS["avg_pool2d"](input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                                         divisor_override)
@@ -152,6 +185,15 @@ def _threshold(op: str, input: _torch.Tensor) -> float:
     return _THRESHOLDS[op][name] if name else float("inf")
 
 
+def _limits_by_dtype(thresholds: Dict[str, Dict[str, float]]) -> Dict[str, Dict[Any, float]]:
+    """The thresholds keyed by torch dtype, for the inlined size tests (other dtypes: infinite)."""
+    by_name = {name: dtype for dtype, name in _DTYPE_NAMES.items()}
+    return {op: {by_name[name]: work for name, work in by_dtype.items()} for op, by_dtype in thresholds.items()}
+
+
+_LIMITS = _limits_by_dtype(_THRESHOLDS)
+
+
 def _small_conv(input: Any, weight: Any, groups: Any) -> bool:
     """Whether torch's own conv2d takes the call by its size (see above)."""
     if not (isinstance(input, _torch.Tensor) and isinstance(weight, _torch.Tensor) and input.dim() in (3, 4)):
@@ -190,9 +232,10 @@ def thresholds() -> Dict[str, Dict[str, float]]:
 def set_thresholds(values: Optional[Dict[str, Dict[str, float]]] = None) -> None:
     """Replace the thresholds ({op: {dtype: work}}, ops and dtypes as in thresholds()); None
     reloads the stored or default ones. 0 serves every size with fastconv."""
-    global _THRESHOLDS
+    global _THRESHOLDS, _LIMITS
     if values is None:
         _THRESHOLDS = _thresholds_module.load()
+        _LIMITS = _limits_by_dtype(_THRESHOLDS)
         return
     updated = thresholds()
     for op, by_dtype in values.items():
@@ -205,6 +248,7 @@ def set_thresholds(values: Optional[Dict[str, Dict[str, float]]] = None) -> None
                 raise ValueError(msg)
             updated[op][dtype] = float(work)
     _THRESHOLDS = updated
+    _LIMITS = _limits_by_dtype(updated)
 
 
 def _pair(value: Any) -> Any:
