@@ -101,6 +101,16 @@ inline AvgWindow avg_window(const Pool2dArgs<T>& a, int64_t oh, int64_t ow) {
     return {h.begin, h.end, w.begin, w.end, a.divisor_override != 0 ? a.divisor_override : h.counted * w.counted};
 }
 
+// A NaN, or a -0 (equal to +0 but not the same bits): the inputs whose max depends on the order
+// in which the taps are taken. An integer compare of the bits, which GCC vectorises.
+template <typename T>
+inline int32_t order_matters(T x) {
+    using Bits = typename std::conditional<sizeof(T) == 4, uint32_t, uint64_t>::type;
+    Bits bits;
+    __builtin_memcpy(&bits, &x, sizeof(T));
+    return int32_t(x != x) | int32_t(bits == (Bits(1) << (8 * sizeof(T) - 1)));
+}
+
 // Pooling's reductions: max (a NaN wins and stays), or with NanFree the plain max (one
 // instruction: ties keep the earlier value), and sum.
 template <bool IsMax, typename T, bool NanFree = false>
@@ -202,12 +212,15 @@ int64_t avg_2x2_row_vectors(const T* top, const T* bottom, int64_t out_width, in
 // reduce_narrow_window at stride 2 for the whole vectors of a row: the window's columns in its
 // order (w[0], w[1], then w[2]); returns the outputs done.
 template <bool IsMax, int Width, typename T>
-int64_t reduce_pairs_vectors(const T* line, int64_t out_width, T* out) {
+int64_t reduce_pairs_vectors(const T* line, int64_t out_width, int64_t readable, T* out) {
     using P = PairsFor<T>;
     constexpr int L = P::lanes;
     auto reduce = [](typename P::Vector acc, typename P::Vector v) { return IsMax ? P::max(acc, v) : P::add(acc, v); };
+    // a vector step loads line[2 ow, 2 ow + 2 L) (and [2 ow + 2, 2 ow + 2 L + 2) for 3 columns),
+    // one cell past the last window when it reads the caller's row: only within `readable`
+    constexpr int64_t reach = 2 * L + (Width == 3 ? 2 : 0);
     int64_t ow = 0;
-    for (; ow + L <= out_width; ow += L) {
+    for (; ow + L <= out_width && 2 * ow + reach <= readable; ow += L) {
         const T* w = line + 2 * ow;
         const auto lo = P::load(w), hi = P::load(w + L);
         auto acc = reduce(P::even(lo, hi), P::odd(lo, hi));
@@ -223,11 +236,14 @@ int64_t reduce_pairs_vectors(const T* line, int64_t out_width, T* out) {
 // in loop"), and the 2x2 / stride-2 max ran as a branch per output at 14-26% of the copy
 // bandwidth.
 template <bool IsMax, bool NanFree, int Step, int Width, typename T>
-void reduce_narrow_window(const T* line, int64_t out_width, T* out) {
+void reduce_narrow_window(const T* line, int64_t out_width, int64_t readable, T* out) {
     static_assert(Width == 2 || Width == 3, "narrow windows are 2 or 3 columns");
     int64_t ow = 0;
 #if defined(FASTCONV_POOL_PAIRS_AVX2)
-    if constexpr (Step == 2 && (NanFree || !IsMax)) ow = reduce_pairs_vectors<IsMax, Width>(line, out_width, out);
+    if constexpr (Step == 2 && (NanFree || !IsMax))
+        ow = reduce_pairs_vectors<IsMax, Width>(line, out_width, readable, out);
+#else
+    (void)readable;
 #endif
     for (; ow < out_width; ++ow) {
         const T* w = line + ow * Step;
@@ -240,15 +256,16 @@ void reduce_narrow_window(const T* line, int64_t out_width, T* out) {
 // out[ow] = the reduction of line[ow * Step + kw * dilation] over kw < kernel_width, ow < out_width
 // (Step 0: runtime step). `line` holds every column the windows reach, the edges already filled.
 template <bool IsMax, bool NanFree, int Step, typename T>
-void reduce_columns(const T* line, int64_t step, int64_t out_width, int64_t kernel_width, int64_t dilation, T* out) {
+void reduce_columns(const T* line, int64_t step, int64_t out_width, int64_t kernel_width, int64_t dilation,
+                    int64_t readable, T* out) {
     const int64_t s = Step ? Step : step;
     // The usual windows (2 or 3 wide, undilated): one pass over the outputs, not one per tap
     // (10-16% off a ResNet stem pool, measured); the taps still reduced in the same order.
     if constexpr (Step != 0) {
         if (dilation == 1 && kernel_width == 3)
-            return reduce_narrow_window<IsMax, NanFree, Step, 3>(line, out_width, out);
+            return reduce_narrow_window<IsMax, NanFree, Step, 3>(line, out_width, readable, out);
         if (dilation == 1 && kernel_width == 2)
-            return reduce_narrow_window<IsMax, NanFree, Step, 2>(line, out_width, out);
+            return reduce_narrow_window<IsMax, NanFree, Step, 2>(line, out_width, readable, out);
     }
     for (int64_t ow = 0; ow < out_width; ++ow) out[ow] = line[ow * s];
     for (int64_t kw = 1; kw < kernel_width; ++kw) {
@@ -259,9 +276,14 @@ void reduce_columns(const T* line, int64_t step, int64_t out_width, int64_t kern
 
 // One output row of pool_nchw_by_lines: the window's input rows of `in` reduced into `inner`
 // (line + pad_w), then its columns into `out`. With NanFree, max pooling uses the plain max and
-// returns whether an input value was NaN (the caller then runs the row again without NanFree).
+// returns whether an input value was NaN or -0 (the caller then runs the row again with
+// max_line_row_exact).
 template <bool IsMax, bool NanFree, typename T>
-bool pool_line_row(const Pool2dArgs<T>& a, const T* in, int64_t oh, T* line, int64_t interior, T identity, T* out) {
+void reduce_line(const Pool2dArgs<T>& a, const T* line, int64_t readable, T* out);
+
+template <bool IsMax, bool NanFree, typename T>
+bool pool_line_row(const Pool2dArgs<T>& a, const T* in, int64_t oh, T* line, int64_t interior, int64_t readable,
+                   T identity, T* out) {
     const int64_t dilation_h = IsMax ? a.dilation_h : 1, dilation_w = IsMax ? a.dilation_w : 1;
     T* inner = line + a.pad_w;
     const T* rows[3];
@@ -282,7 +304,7 @@ bool pool_line_row(const Pool2dArgs<T>& a, const T* in, int64_t oh, T* line, int
             for (int64_t i = 0; i < interior; ++i) inner[i] = pool_reduce<IsMax, T, NanFree>(inner[i], row[i]);
         }
         if constexpr (NanFree)
-            for (int64_t i = 0; i < interior; ++i) nan_seen |= row[i] != row[i];
+            for (int64_t i = 0; i < interior; ++i) nan_seen |= order_matters(row[i]);
         first = false;
     }
     // The rows the next output row reads that this one does not (stride rows further down), a
@@ -300,33 +322,72 @@ bool pool_line_row(const Pool2dArgs<T>& a, const T* in, int64_t oh, T* line, int
         for (int64_t i = 0; i < interior; ++i) {
             const T x = r0[i], y = r1[i], z = r2[i];
             inner[i] = pool_reduce<IsMax, T, NanFree>(pool_reduce<IsMax, T, NanFree>(x, y), z);
-            if constexpr (NanFree) nan_seen |= (x != x) | (y != y) | (z != z);
+            if constexpr (NanFree) nan_seen |= order_matters(x) | order_matters(y) | order_matters(z);
         }
     } else if (count == 2) {
         const T *r0 = rows[0], *r1 = rows[1];
         for (int64_t i = 0; i < interior; ++i) {
             const T x = r0[i], y = r1[i];
             inner[i] = pool_reduce<IsMax, T, NanFree>(x, y);
-            if constexpr (NanFree) nan_seen |= (x != x) | (y != y);
+            if constexpr (NanFree) nan_seen |= order_matters(x) | order_matters(y);
         }
     } else if (count == 1) {
         const T* r0 = rows[0];
         for (int64_t i = 0; i < interior; ++i) {
             inner[i] = r0[i];
-            if constexpr (NanFree) nan_seen |= r0[i] != r0[i];
+            if constexpr (NanFree) nan_seen |= order_matters(r0[i]);
         }
     }
     first = first && count == 0;
     if (NanFree && nan_seen) return true;
     if (first)  // no input row in the window
         for (int64_t i = 0; i < interior; ++i) inner[i] = identity;
-    if (a.stride_w == 1)
-        reduce_columns<IsMax, NanFree, 1>(line, 1, a.out_width, a.kernel_width, dilation_w, out);
-    else if (a.stride_w == 2)
-        reduce_columns<IsMax, NanFree, 2>(line, 2, a.out_width, a.kernel_width, dilation_w, out);
-    else
-        reduce_columns<IsMax, NanFree, 0>(line, a.stride_w, a.out_width, a.kernel_width, dilation_w, out);
+    reduce_line<IsMax, NanFree>(a, line, readable, out);
     return false;
+}
+
+// The line path's horizontal pass at the row's stride: out[ow] = the window's columns of `line`
+// reduced, line[i] standing for column i - pad_w; `readable` cells from `line` may be loaded.
+template <bool IsMax, bool NanFree, typename T>
+void reduce_line(const Pool2dArgs<T>& a, const T* line, int64_t readable, T* out) {
+    const int64_t dilation_w = IsMax ? a.dilation_w : 1;
+    if (a.stride_w == 1)
+        reduce_columns<IsMax, NanFree, 1>(line, 1, a.out_width, a.kernel_width, dilation_w, readable, out);
+    else if (a.stride_w == 2)
+        reduce_columns<IsMax, NanFree, 2>(line, 2, a.out_width, a.kernel_width, dilation_w, readable, out);
+    else
+        reduce_columns<IsMax, NanFree, 0>(line, a.stride_w, a.out_width, a.kernel_width, dilation_w, readable, out);
+}
+
+// One output row of a max pool (values) exactly as torch takes the taps: each window row's
+// columns first (its first maximum, a NaN winning and staying), then the rows, an earlier row
+// kept on ties; so a tie of -0 and +0 gives torch's sign. For the rows pool_line_row<true, true>
+// sends back (a NaN or a -0 among the inputs). A row is read in place when no window reaches
+// outside it, else copied into `line` between its -inf edges. `scratch`: out_width cells.
+template <typename T>
+void max_line_row_exact(const Pool2dArgs<T>& a, const T* in, int64_t oh, T* line, int64_t line_width,
+                        int64_t interior, T* scratch, T* out) {
+    const bool in_place = a.pad_w == 0 && line_width <= a.in_width;
+    bool first = true;
+    for (int64_t kh = 0; kh < a.kernel_height; ++kh) {
+        const int64_t ih = oh * a.stride_h - a.pad_h + kh * a.dilation_h;
+        if (ih < 0 || ih >= a.in_height) continue;
+        const T* row = in + ih * a.in_width;
+        const T* source = row;
+        int64_t readable = a.in_width;
+        if (!in_place) {
+            T* inner = line + a.pad_w;
+            for (int64_t i = 0; i < interior; ++i) inner[i] = row[i];
+            source = line;
+            readable = line_width;
+        }
+        reduce_line<true, false>(a, source, readable, first ? out : scratch);
+        if (!first)
+            for (int64_t ow = 0; ow < a.out_width; ++ow) out[ow] = pool_reduce<true, T>(out[ow], scratch[ow]);
+        first = false;
+    }
+    if (first)  // no input row in the window
+        for (int64_t ow = 0; ow < a.out_width; ++ow) out[ow] = -std::numeric_limits<T>::infinity();
 }
 
 // One output row of a 2x2 / stride-2 max pool read straight from its two input rows, no line
@@ -399,6 +460,7 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
                            2 * a.out_height <= a.in_height && 2 * a.out_width <= a.in_width;
     FASTCONV_PARALLEL_FOR_JOBS_DYNAMIC
     for (int64_t job = 0; job < jobs; ++job) {
+        // the line, then out_width cells (average: the column divisors; max: a row's partial result)
         T* line = static_cast<T*>(std::malloc(static_cast<size_t>(line_width + a.out_width) * sizeof(T)));
         if (!line) {
 #if defined(FASTCONV_OPENMP)
@@ -430,8 +492,14 @@ void pool_nchw_by_lines(const Pool2dArgs<T>& a) {
                 }
                 continue;
             }
-            if (!IsMax || pool_line_row<IsMax, true>(a, in, oh, line, interior, identity, out))
-                pool_line_row<IsMax, false>(a, in, oh, line, interior, identity, out);
+            if constexpr (IsMax) {
+                // rows first, the plain max; a row whose inputs hold a NaN or a -0 (where the order
+                // of the taps shows) again, as torch takes the taps
+                if (pool_line_row<true, true>(a, in, oh, line, interior, line_width + a.out_width, identity, out))
+                    max_line_row_exact(a, in, oh, line, line_width, interior, line + line_width, out);
+            } else {
+                pool_line_row<IsMax, false>(a, in, oh, line, interior, line_width + a.out_width, identity, out);
+            }
             if constexpr (!IsMax) {
                 // divisor = a row part times a column part (see avg_window); a window without an
                 // input cell summed only the identity, 0, and any non-zero divisor leaves it 0
