@@ -124,3 +124,26 @@ def test_large_map_runs_every_thread(fast_backend):
                 np.testing.assert_array_equal(actual[1], expected[1])
             else:
                 assert_close(actual, expected, np.float32)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_max_pool_signs_and_nans_as_torch(seed, backend):
+    """Maps of -0, +0, negatives and NaN through every window option: every backend's max pool gives
+    torch's bits, the sign of a zero and the places of NaN included (rows holding a -0 or a NaN
+    are taken in torch's tap order)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    k, s = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+    p, d, ceil = int(rng.integers(0, k // 2 + 1)), int(rng.integers(1, 3)), bool(rng.integers(0, 2))
+    h, w = int(rng.integers(k * d, 20)), int(rng.integers(k * d, 40))
+    dtype = np.float32 if seed % 2 else np.float64
+    values = np.array([-0.0, 0.0, -1.0, np.nan if seed % 4 == 0 else -2.0], dtype=dtype)
+    x = rng.choice(values, size=(2, 3, h, w))
+    try:
+        expected = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s, p, d, ceil_mode=ceil).numpy()
+    except RuntimeError:
+        pytest.skip("torch refuses these options")
+    actual = fastconv.max_pool2d(x, k, stride=s, padding=p, dilation=d, ceil_mode=ceil, backend=backend)
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
+    np.testing.assert_array_equal(np.nan_to_num(actual), np.nan_to_num(expected))
+    np.testing.assert_array_equal(np.signbit(np.nan_to_num(actual)), np.signbit(np.nan_to_num(expected)))
