@@ -13,11 +13,7 @@
 
 #include "common/params.hpp"
 #include "common/util.hpp"
-
-#if defined(__AVX2__) && !defined(__AVX512F__)
-#include <immintrin.h>
-#define FASTCONV_POOL_PAIRS_AVX2 1
-#endif
+#include "common/vec.hpp"
 
 #ifndef FASTCONV_ISA
 #error "define FASTCONV_ISA before including pool2d.hpp"
@@ -123,88 +119,66 @@ inline T pool_reduce(T acc, T v) {
         return acc + v;
 }
 
-#if defined(FASTCONV_POOL_PAIRS_AVX2)
+#if defined(FASTCONV_VEC_AVX2)
 // AVX2 (without AVX-512): the even and odd columns of consecutive cells split by in-lane
 // shuffles, one lane-crossing permute per output vector to restore the order. GCC's own
 // vectorisation of the stride-2 reads uses two lane-crossing permutes per input vector, which
 // Zen 1 and Zen 2 run at a fraction of the rate: the 2x2 / stride-2 pools were compute-bound at
-// 35% of the copy bandwidth on one EPYC Zen 1 core.
-struct PairsF32 {
-    using Vector = __m256;
-    static constexpr int lanes = 8;
-    static Vector load(const float* p) { return _mm256_loadu_ps(p); }
-    static Vector add(Vector a, Vector b) { return _mm256_add_ps(a, b); }
-    static Vector mul(Vector a, Vector b) { return _mm256_mul_ps(a, b); }
-    static Vector div(Vector a, Vector b) { return _mm256_div_ps(a, b); }
-    static Vector broadcast(float x) { return _mm256_set1_ps(x); }
-    // (v > acc) ? v : acc, as pool_reduce's plain max: maxps returns its second operand on ties
-    static Vector max(Vector acc, Vector v) { return _mm256_max_ps(v, acc); }
-    static Vector unordered(Vector a, Vector b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
-    static Vector or_(Vector a, Vector b) { return _mm256_or_ps(a, b); }
-    static bool any(Vector a) { return _mm256_movemask_ps(a) != 0; }
-    // lo, hi: 2 * lanes consecutive cells; even/odd: their even/odd cells, lanes in the order
-    // restored by in_order (64-bit blocks 0 2 1 3)
-    static Vector even(Vector lo, Vector hi) { return _mm256_shuffle_ps(lo, hi, 0x88); }
-    static Vector odd(Vector lo, Vector hi) { return _mm256_shuffle_ps(lo, hi, 0xDD); }
-    static Vector in_order(Vector v) {
-        return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
-    }
-    static void store(float* p, Vector v) { _mm256_storeu_ps(p, v); }
-};
-struct PairsF64 {
-    using Vector = __m256d;
-    static constexpr int lanes = 4;
-    static Vector load(const double* p) { return _mm256_loadu_pd(p); }
-    static Vector add(Vector a, Vector b) { return _mm256_add_pd(a, b); }
-    static Vector mul(Vector a, Vector b) { return _mm256_mul_pd(a, b); }
-    static Vector div(Vector a, Vector b) { return _mm256_div_pd(a, b); }
-    static Vector broadcast(double x) { return _mm256_set1_pd(x); }
-    static Vector max(Vector acc, Vector v) { return _mm256_max_pd(v, acc); }
-    static Vector unordered(Vector a, Vector b) { return _mm256_cmp_pd(a, b, _CMP_UNORD_Q); }
-    static Vector or_(Vector a, Vector b) { return _mm256_or_pd(a, b); }
-    static bool any(Vector a) { return _mm256_movemask_pd(a) != 0; }
-    static Vector even(Vector lo, Vector hi) { return _mm256_unpacklo_pd(lo, hi); }
-    static Vector odd(Vector lo, Vector hi) { return _mm256_unpackhi_pd(lo, hi); }
-    static Vector in_order(Vector v) { return _mm256_permute4x64_pd(v, 0xD8); }
-    static void store(double* p, Vector v) { _mm256_storeu_pd(p, v); }
-};
-template <typename T>
-using PairsFor = typename std::conditional<std::is_same<T, float>::value, PairsF32, PairsF64>::type;
+// 35% of the copy bandwidth on one EPYC Zen 1 core. AVX-512 keeps GCC's code (its two-source
+// permutes are cheap).
+// lo, hi: 2 * lanes consecutive cells; their even / odd cells in the lane order that in_order
+// restores (64-bit blocks 0 2 1 3).
+inline VecF32 even_cells(VecF32 lo, VecF32 hi) { return {_mm256_shuffle_ps(lo.v, hi.v, 0x88)}; }
+inline VecF32 odd_cells(VecF32 lo, VecF32 hi) { return {_mm256_shuffle_ps(lo.v, hi.v, 0xDD)}; }
+inline VecF32 in_order(VecF32 x) { return {_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(x.v), 0xD8))}; }
+inline VecF64 even_cells(VecF64 lo, VecF64 hi) { return {_mm256_unpacklo_pd(lo.v, hi.v)}; }
+inline VecF64 odd_cells(VecF64 lo, VecF64 hi) { return {_mm256_unpackhi_pd(lo.v, hi.v)}; }
+inline VecF64 in_order(VecF64 x) { return {_mm256_permute4x64_pd(x.v, 0xD8)}; }
+// (v > acc) ? v : acc, as pool_reduce's plain max: maxps returns its second operand on ties
+inline VecF32 max_earlier_kept(VecF32 acc, VecF32 v) { return {_mm256_max_ps(v.v, acc.v)}; }
+inline VecF64 max_earlier_kept(VecF64 acc, VecF64 v) { return {_mm256_max_pd(v.v, acc.v)}; }
+// all ones in the lanes where a or b is NaN, accumulated by either(); any() reads the flags
+inline VecF32 unordered(VecF32 a, VecF32 b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_UNORD_Q)}; }
+inline VecF64 unordered(VecF64 a, VecF64 b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_UNORD_Q)}; }
+inline VecF32 either(VecF32 a, VecF32 b) { return {_mm256_or_ps(a.v, b.v)}; }
+inline VecF64 either(VecF64 a, VecF64 b) { return {_mm256_or_pd(a.v, b.v)}; }
+inline bool any(VecF32 a) { return _mm256_movemask_ps(a.v) != 0; }
+inline bool any(VecF64 a) { return _mm256_movemask_pd(a.v) != 0; }
 
 // The plain (NaN-free) max of each 2x2 / stride-2 window in torch's tap order (top pair, then
 // bottom pair) for the whole vectors of a row: returns the outputs done, or -1 when a NaN was
 // read (the caller redoes the row NaN-sticky).
 template <typename T>
 int64_t max_2x2_row_vectors(const T* top, const T* bottom, int64_t out_width, T* out) {
-    using P = PairsFor<T>;
-    constexpr int L = P::lanes;
-    typename P::Vector nan = P::unordered(P::broadcast(T(0)), P::broadcast(T(0)));
+    using V = typename VecFor<T>::type;
+    constexpr int L = V::lanes;
+    V nan = V::zero();  // no lane flagged
     int64_t ow = 0;
     for (; ow + L <= out_width; ow += L) {
-        const auto t0 = P::load(top + 2 * ow), t1 = P::load(top + 2 * ow + L);
-        const auto b0 = P::load(bottom + 2 * ow), b1 = P::load(bottom + 2 * ow + L);
-        const auto a = P::even(t0, t1), b = P::odd(t0, t1), c = P::even(b0, b1), d = P::odd(b0, b1);
-        const auto best = P::max(P::max(P::max(a, b), c), d);
-        nan = P::or_(nan, P::or_(P::unordered(a, b), P::unordered(c, d)));
-        P::store(out + ow, P::in_order(best));
+        const V t0 = V::load(top + 2 * ow), t1 = V::load(top + 2 * ow + L);
+        const V b0 = V::load(bottom + 2 * ow), b1 = V::load(bottom + 2 * ow + L);
+        const V a = even_cells(t0, t1), b = odd_cells(t0, t1), c = even_cells(b0, b1), d = odd_cells(b0, b1);
+        const V best = max_earlier_kept(max_earlier_kept(max_earlier_kept(a, b), c), d);
+        nan = either(nan, either(unordered(a, b), unordered(c, d)));
+        in_order(best).store(out + ow);
     }
-    return P::any(nan) ? -1 : ow;
+    return any(nan) ? -1 : ow;
 }
 
 // avg_2x2_row's sums in its order (each column's two rows, then the two columns) for the whole
 // vectors of a row; a power-of-two divisor multiplies by its reciprocal (the same rounding).
 template <typename T>
 int64_t avg_2x2_row_vectors(const T* top, const T* bottom, int64_t out_width, int64_t divisor, T* out) {
-    using P = PairsFor<T>;
-    constexpr int L = P::lanes;
+    using V = typename VecFor<T>::type;
+    constexpr int L = V::lanes;
     const bool power_of_two = divisor > 0 && (divisor & (divisor - 1)) == 0;
-    const auto scale = P::broadcast(power_of_two ? T(1) / T(divisor) : T(divisor));
+    const V scale = V::broadcast(power_of_two ? T(1) / T(divisor) : T(divisor));
     int64_t ow = 0;
     for (; ow + L <= out_width; ow += L) {
-        const auto s0 = P::add(P::load(top + 2 * ow), P::load(bottom + 2 * ow));
-        const auto s1 = P::add(P::load(top + 2 * ow + L), P::load(bottom + 2 * ow + L));
-        const auto sum = P::in_order(P::add(P::even(s0, s1), P::odd(s0, s1)));
-        P::store(out + ow, power_of_two ? P::mul(sum, scale) : P::div(sum, scale));
+        const V s0 = add(V::load(top + 2 * ow), V::load(bottom + 2 * ow));
+        const V s1 = add(V::load(top + 2 * ow + L), V::load(bottom + 2 * ow + L));
+        const V sum = in_order(add(even_cells(s0, s1), odd_cells(s0, s1)));
+        (power_of_two ? mul(sum, scale) : div(sum, scale)).store(out + ow);
     }
     return ow;
 }
@@ -213,19 +187,19 @@ int64_t avg_2x2_row_vectors(const T* top, const T* bottom, int64_t out_width, in
 // order (w[0], w[1], then w[2]); returns the outputs done.
 template <bool IsMax, int Width, typename T>
 int64_t reduce_pairs_vectors(const T* line, int64_t out_width, int64_t readable, T* out) {
-    using P = PairsFor<T>;
-    constexpr int L = P::lanes;
-    auto reduce = [](typename P::Vector acc, typename P::Vector v) { return IsMax ? P::max(acc, v) : P::add(acc, v); };
+    using V = typename VecFor<T>::type;
+    constexpr int L = V::lanes;
+    auto reduce = [](V acc, V v) { return IsMax ? max_earlier_kept(acc, v) : add(acc, v); };
     // a vector step loads line[2 ow, 2 ow + 2 L) (and [2 ow + 2, 2 ow + 2 L + 2) for 3 columns),
     // one cell past the last window when it reads the caller's row: only within `readable`
     constexpr int64_t reach = 2 * L + (Width == 3 ? 2 : 0);
     int64_t ow = 0;
     for (; ow + L <= out_width && 2 * ow + reach <= readable; ow += L) {
         const T* w = line + 2 * ow;
-        const auto lo = P::load(w), hi = P::load(w + L);
-        auto acc = reduce(P::even(lo, hi), P::odd(lo, hi));
-        if constexpr (Width == 3) acc = reduce(acc, P::even(P::load(w + 2), P::load(w + 2 + L)));
-        P::store(out + ow, P::in_order(acc));
+        const V lo = V::load(w), hi = V::load(w + L);
+        V acc = reduce(even_cells(lo, hi), odd_cells(lo, hi));
+        if constexpr (Width == 3) acc = reduce(acc, even_cells(V::load(w + 2), V::load(w + 2 + L)));
+        in_order(acc).store(out + ow);
     }
     return ow;
 }
@@ -239,7 +213,7 @@ template <bool IsMax, bool NanFree, int Step, int Width, typename T>
 void reduce_narrow_window(const T* line, int64_t out_width, int64_t readable, T* out) {
     static_assert(Width == 2 || Width == 3, "narrow windows are 2 or 3 columns");
     int64_t ow = 0;
-#if defined(FASTCONV_POOL_PAIRS_AVX2)
+#if defined(FASTCONV_VEC_AVX2)
     if constexpr (Step == 2 && (NanFree || !IsMax))
         ow = reduce_pairs_vectors<IsMax, Width>(line, out_width, readable, out);
 #else
@@ -402,7 +376,7 @@ bool max_2x2_row(const T* top, int64_t width, int64_t out_width, T* out) {
     const T* bottom = top + width;
     int32_t nan_seen = 0;  // an integer OR: a float sum across the loop would not vectorise
     int64_t ow = 0;
-#if defined(FASTCONV_POOL_PAIRS_AVX2)
+#if defined(FASTCONV_VEC_AVX2)
     if constexpr (NanFree) {
         ow = max_2x2_row_vectors(top, bottom, out_width, out);
         if (ow < 0) return false;
@@ -429,7 +403,7 @@ void avg_2x2_row(const T* top, int64_t width, int64_t out_width, int64_t divisor
     const T* bottom = top + width;
     const T divisor = T(divisor_count);
     int64_t ow = 0;
-#if defined(FASTCONV_POOL_PAIRS_AVX2)
+#if defined(FASTCONV_VEC_AVX2)
     ow = avg_2x2_row_vectors(top, bottom, out_width, divisor_count, out);
 #endif
     for (; ow < out_width; ++ow) {

@@ -1,6 +1,6 @@
-// What scipy_correlate.hpp and scipy_uniform.hpp share: SciPy's border rules and the plain
-// IEEE operations (add, subtract, multiply, divide, each rounded on its own) on the vector
-// types of common/vec.hpp. The files that include this are built with -ffp-contract=off, so
+// What scipy_correlate.hpp and scipy_uniform.hpp share: SciPy's border rules, and the plain
+// IEEE operations (add, subtract, multiply, divide, each rounded on its own) on one lane, as
+// common/vec.hpp has them on its vector types. The files that include this are built with -ffp-contract=off, so
 // that a multiply and the add after it never become one fused multiply-add: SciPy's loops
 // round the product first.
 #pragma once
@@ -81,50 +81,6 @@ inline Lane1<T> mul(Lane1<T> a, Lane1<T> b) { return {a.v * b.v}; }
 template <typename T>
 inline Lane1<T> div(Lane1<T> a, Lane1<T> b) { return {a.v / b.v}; }
 
-#if defined(FASTCONV_VEC_AVX512)
-inline VecF64 add(VecF64 a, VecF64 b) { return {_mm512_add_pd(a.v, b.v)}; }
-inline VecF64 sub(VecF64 a, VecF64 b) { return {_mm512_sub_pd(a.v, b.v)}; }
-inline VecF64 mul(VecF64 a, VecF64 b) { return {_mm512_mul_pd(a.v, b.v)}; }
-inline VecF64 div(VecF64 a, VecF64 b) { return {_mm512_div_pd(a.v, b.v)}; }
-inline VecF32 add(VecF32 a, VecF32 b) { return {_mm512_add_ps(a.v, b.v)}; }
-inline VecF32 sub(VecF32 a, VecF32 b) { return {_mm512_sub_ps(a.v, b.v)}; }
-inline VecF32 mul(VecF32 a, VecF32 b) { return {_mm512_mul_ps(a.v, b.v)}; }
-inline VecF32 div(VecF32 a, VecF32 b) { return {_mm512_div_ps(a.v, b.v)}; }
-#elif defined(FASTCONV_VEC_AVX2)
-inline VecF64 add(VecF64 a, VecF64 b) { return {_mm256_add_pd(a.v, b.v)}; }
-inline VecF64 sub(VecF64 a, VecF64 b) { return {_mm256_sub_pd(a.v, b.v)}; }
-inline VecF64 mul(VecF64 a, VecF64 b) { return {_mm256_mul_pd(a.v, b.v)}; }
-inline VecF64 div(VecF64 a, VecF64 b) { return {_mm256_div_pd(a.v, b.v)}; }
-inline VecF32 add(VecF32 a, VecF32 b) { return {_mm256_add_ps(a.v, b.v)}; }
-inline VecF32 sub(VecF32 a, VecF32 b) { return {_mm256_sub_ps(a.v, b.v)}; }
-inline VecF32 mul(VecF32 a, VecF32 b) { return {_mm256_mul_ps(a.v, b.v)}; }
-inline VecF32 div(VecF32 a, VecF32 b) { return {_mm256_div_ps(a.v, b.v)}; }
-#else
-template <typename T, int L>
-inline VecGeneric<T, L> add(const VecGeneric<T, L>& a, const VecGeneric<T, L>& b) {
-    VecGeneric<T, L> r;
-    for (int i = 0; i < L; ++i) r.v[i] = a.v[i] + b.v[i];
-    return r;
-}
-template <typename T, int L>
-inline VecGeneric<T, L> sub(const VecGeneric<T, L>& a, const VecGeneric<T, L>& b) {
-    VecGeneric<T, L> r;
-    for (int i = 0; i < L; ++i) r.v[i] = a.v[i] - b.v[i];
-    return r;
-}
-template <typename T, int L>
-inline VecGeneric<T, L> mul(const VecGeneric<T, L>& a, const VecGeneric<T, L>& b) {
-    VecGeneric<T, L> r;
-    for (int i = 0; i < L; ++i) r.v[i] = a.v[i] * b.v[i];
-    return r;
-}
-template <typename T, int L>
-inline VecGeneric<T, L> div(const VecGeneric<T, L>& a, const VecGeneric<T, L>& b) {
-    VecGeneric<T, L> r;
-    for (int i = 0; i < L; ++i) r.v[i] = a.v[i] / b.v[i];
-    return r;
-}
-#endif
 
 // n elements of type From as To, each rounded once (a float widens exactly; a double narrows
 // to the nearest float, as C's cast and NumPy's astype do).

@@ -142,6 +142,53 @@ struct VecFor<double> {
     using type = VecF64;
 };
 
+// Element-wise add, subtract, multiply and divide, each rounded on its own (a file built with
+// -ffp-contract=off keeps a multiply and an add apart).
+#if defined(FASTCONV_VEC_AVX512)
+inline VecF64 add(VecF64 a, VecF64 b) { return {_mm512_add_pd(a.v, b.v)}; }
+inline VecF64 sub(VecF64 a, VecF64 b) { return {_mm512_sub_pd(a.v, b.v)}; }
+inline VecF64 mul(VecF64 a, VecF64 b) { return {_mm512_mul_pd(a.v, b.v)}; }
+inline VecF64 div(VecF64 a, VecF64 b) { return {_mm512_div_pd(a.v, b.v)}; }
+inline VecF32 add(VecF32 a, VecF32 b) { return {_mm512_add_ps(a.v, b.v)}; }
+inline VecF32 sub(VecF32 a, VecF32 b) { return {_mm512_sub_ps(a.v, b.v)}; }
+inline VecF32 mul(VecF32 a, VecF32 b) { return {_mm512_mul_ps(a.v, b.v)}; }
+inline VecF32 div(VecF32 a, VecF32 b) { return {_mm512_div_ps(a.v, b.v)}; }
+#elif defined(FASTCONV_VEC_AVX2)
+inline VecF64 add(VecF64 a, VecF64 b) { return {_mm256_add_pd(a.v, b.v)}; }
+inline VecF64 sub(VecF64 a, VecF64 b) { return {_mm256_sub_pd(a.v, b.v)}; }
+inline VecF64 mul(VecF64 a, VecF64 b) { return {_mm256_mul_pd(a.v, b.v)}; }
+inline VecF64 div(VecF64 a, VecF64 b) { return {_mm256_div_pd(a.v, b.v)}; }
+inline VecF32 add(VecF32 a, VecF32 b) { return {_mm256_add_ps(a.v, b.v)}; }
+inline VecF32 sub(VecF32 a, VecF32 b) { return {_mm256_sub_ps(a.v, b.v)}; }
+inline VecF32 mul(VecF32 a, VecF32 b) { return {_mm256_mul_ps(a.v, b.v)}; }
+inline VecF32 div(VecF32 a, VecF32 b) { return {_mm256_div_ps(a.v, b.v)}; }
+#else
+template <typename T, int L>
+inline VecGeneric<T, L> add(const VecGeneric<T, L>& a, const VecGeneric<T, L>& b) {
+    VecGeneric<T, L> r;
+    for (int i = 0; i < L; ++i) r.v[i] = a.v[i] + b.v[i];
+    return r;
+}
+template <typename T, int L>
+inline VecGeneric<T, L> sub(const VecGeneric<T, L>& a, const VecGeneric<T, L>& b) {
+    VecGeneric<T, L> r;
+    for (int i = 0; i < L; ++i) r.v[i] = a.v[i] - b.v[i];
+    return r;
+}
+template <typename T, int L>
+inline VecGeneric<T, L> mul(const VecGeneric<T, L>& a, const VecGeneric<T, L>& b) {
+    VecGeneric<T, L> r;
+    for (int i = 0; i < L; ++i) r.v[i] = a.v[i] * b.v[i];
+    return r;
+}
+template <typename T, int L>
+inline VecGeneric<T, L> div(const VecGeneric<T, L>& a, const VecGeneric<T, L>& b) {
+    VecGeneric<T, L> r;
+    for (int i = 0; i < L; ++i) r.v[i] = a.v[i] / b.v[i];
+    return r;
+}
+#endif
+
 // A Rows x Vectors tile of accumulators in registers, row r at tile + r * row_stride in memory:
 // zeroed (`first`) or loaded to resume a sum, and stored when the sum stops.
 template <class V, int Rows, int Vectors>
