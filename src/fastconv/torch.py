@@ -90,13 +90,6 @@ def conv2d(input: _torch.Tensor, weight: _torch.Tensor, bias: Optional[_torch.Te
            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> _torch.Tensor:
     """``torch.nn.functional.conv2d``, run by fastconv when it serves the call and it is large
     enough for fastconv to be the faster (see fastconv._torch_thresholds)."""
-    if type(input) is _TENSOR and isinstance(weight, _TENSOR) and input.dim() == 4 and weight.dim() == 4:
-        # the usual call, its size test written out (one Python frame for a small call)
-        depthwise = weight.shape[1] == 1 and groups == input.shape[1] and groups != 1
-        limit = _LIMITS["conv2d_depthwise" if depthwise else "conv2d"].get(input.dtype, _INFINITY)
-        if input.numel() / max(input.shape[1], 1) * weight.numel() < limit or not _served(input, weight, bias):
-            return _ORIGINALS["conv2d"](input, weight, bias, stride, padding, dilation, groups)
-        return _serve_conv2d(input, weight, bias, stride, padding, dilation, groups)
     if _small_conv(input, weight, groups) or not _served(input, weight, bias):
         return _ORIGINALS["conv2d"](input, weight, bias, stride, padding, dilation, groups)
     return _serve_conv2d(input, weight, bias, stride, padding, dilation, groups)
@@ -177,18 +170,16 @@ def _serve_avg_pool2d(input: _torch.Tensor, kernel_size: Any, stride: Any, paddi
 # to send there (an argument fastconv would not serve included), and a small call pays little
 # more than torch's own cost. Anything but a float32/float64 tensor of 3 or 4 dimensions counts
 # as small, and so goes to torch.
-_DTYPE_NAMES = {_torch.float32: "float32", _torch.float64: "float64"}
+_DTYPES = {"float32": _torch.float32, "float64": _torch.float64}
 
 
 def _threshold(op: str, input: _torch.Tensor) -> float:
-    name = _DTYPE_NAMES.get(input.dtype)
-    return _THRESHOLDS[op][name] if name else float("inf")
+    return _LIMITS[op].get(input.dtype, _INFINITY)
 
 
 def _limits_by_dtype(thresholds: Dict[str, Dict[str, float]]) -> Dict[str, Dict[Any, float]]:
-    """The thresholds keyed by torch dtype, for the inlined size tests (other dtypes: infinite)."""
-    by_name = {name: dtype for dtype, name in _DTYPE_NAMES.items()}
-    return {op: {by_name[name]: work for name, work in by_dtype.items()} for op, by_dtype in thresholds.items()}
+    """The thresholds keyed by torch dtype, as the size tests read them (other dtypes: infinite)."""
+    return {op: {_DTYPES[name]: work for name, work in by_dtype.items()} for op, by_dtype in thresholds.items()}
 
 
 _LIMITS = _limits_by_dtype(_THRESHOLDS)
