@@ -25,11 +25,10 @@ def conv_norm_activation(x: np.ndarray, conv: Module, norm: Module,
     input. Otherwise, in training mode, for subclasses and for NHWC layers, the layers run one
     after the other. Float32 results differ from the unfolded ones by rounding (~1e-7 relative).
     """
-    affine = _foldable(conv, norm, x)
-    if affine is None:
+    if not _foldable(conv, norm, x):
         y = norm(conv(x))
         return y if activation is None else activation(y)
-    scale, shift = affine
+    scale, shift = norm.running_affine()
     weight = conv.weight.data
     folded = weight * scale.astype(weight.dtype)[:, None, None, None]
     bias = shift if conv.bias is None else conv.bias.data.astype(np.float64) * scale + shift
@@ -51,14 +50,14 @@ def conv_norm_activation(x: np.ndarray, conv: Module, norm: Module,
     return y
 
 
-def _foldable(conv: Module, norm: Module, x: np.ndarray) -> Optional[tuple]:
-    """The norm's (scale, shift) when `conv` -> `norm` can run as one folded convolution."""
-    if not (type(conv) is Conv2d and type(norm) is BatchNorm2d and "forward" not in conv.__dict__
-            and "forward" not in norm.__dict__ and not conv.training and conv.layout == "NCHW"
+def _foldable(conv: Module, norm: Module, x: np.ndarray) -> bool:
+    """Whether `conv` -> `norm` runs as one folded convolution on `x` (norm in eval mode with
+    running statistics, so that ``norm.running_affine()`` gives its map)."""
+    return (type(conv) is Conv2d and type(norm) is BatchNorm2d and "forward" not in conv.__dict__
+            and "forward" not in norm.__dict__ and not conv.training and not norm.training
+            and norm.running_mean is not None and conv.layout == "NCHW"
             and conv.out_channels == norm.num_features and isinstance(x, np.ndarray) and x.ndim == 4
-            and conv.weight.data.size <= x.size):
-        return None
-    return norm.running_affine()
+            and conv.weight.data.size <= x.size)
 
 
 class Sequential(Module):
@@ -90,7 +89,7 @@ class Sequential(Module):
             following = items[index + 1][1] if index + 1 < len(items) else None
             try:
                 after = items[index + 2][1] if index + 2 < len(items) else None
-                if _foldable(module, following, x) is not None:
+                if _foldable(module, following, x):
                     # eval mode: conv + BatchNorm (+ ReLU / ReLU6) as one folded convolution
                     fused = type(after) in (ReLU, ReLU6)
                     x = conv_norm_activation(x, module, following, after if fused else None)
