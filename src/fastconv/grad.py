@@ -110,34 +110,30 @@ def conv2d_backward(grad_output: np.ndarray, input: np.ndarray, weight: np.ndarr
     grad_input = grad_weight = grad_bias = None
     if "bias" in needs:
         grad_bias = g.sum(axis=(0, 2, 3), dtype=np.float64).astype(dtype)
-    reach = ((kh - 1) * dh, (kw - 1) * dw)
-    # the filters flipped, input and output channels swapped within each group: the input
-    # gradient is a full convolution of the output gradient with them
-    flipped = (w.reshape(groups, out_per_group, c_per_group, kh, kw).transpose(0, 2, 1, 3, 4)
-               .reshape(groups * c_per_group, out_per_group, kh, kw)[:, :, ::-1, ::-1])
-    if "input" in needs and (sh, sw) == (1, 1) and padding_mode == "zeros" and \
-            max(top, bottom) <= reach[0] and max(left, right) <= reach[1]:
-        # stride 1, zero padding: that convolution cut to the input's own rows and columns by
-        # its padding, straight into the result (no dilated, padded or folded copies: four
-        # activation-sized passes fewer)
-        sides = (reach[0] - top, reach[0] - bottom, reach[1] - left, reach[1] - right)
-        grad_input = conv2d(np.ascontiguousarray(g), np.ascontiguousarray(flipped), None, 1, sides, (dh, dw), groups,
-                            backend=backend)
-        grad_input = _from_nchw(grad_input, forward.layout)
-        if unbatched:
-            grad_input = grad_input[0]
-    elif "input" in needs:
-        # the output gradient spread back to stride positions, then a full convolution with the
-        # flipped filters, input and output channels swapped within each group
-        dilated = np.zeros((n, c_out, (out_shape[2] - 1) * sh + 1, (out_shape[3] - 1) * sw + 1), dtype=dtype)
-        dilated[:, :, ::sh, ::sw] = g
-        grad_read = conv2d(dilated, np.ascontiguousarray(flipped), None, 1, (reach[0], reach[1]), (dh, dw), groups,
-                           backend=backend)
-        padded_size = (height + top + bottom, width + left + right)
-        grad_padded = np.zeros((n, c_in, *padded_size), dtype=dtype)
-        grad_padded[:, :, : grad_read.shape[2], : grad_read.shape[3]] = grad_read  # rows no output read: 0
-        grad_input = _fold_padding(grad_padded, (height, width), (top, bottom, left, right), padding_mode)
-        grad_input = _from_nchw(grad_input, forward.layout)
+    if "input" in needs:
+        # a full convolution of the output gradient with the filters flipped, input and output
+        # channels swapped within each group
+        reach = ((kh - 1) * dh, (kw - 1) * dw)
+        flipped = np.ascontiguousarray(w.reshape(groups, out_per_group, c_per_group, kh, kw).transpose(0, 2, 1, 3, 4)
+                                       .reshape(groups * c_per_group, out_per_group, kh, kw)[:, :, ::-1, ::-1])
+        if (sh, sw) == (1, 1) and padding_mode == "zeros" and max(top, bottom) <= reach[0] and \
+                max(left, right) <= reach[1]:
+            # stride 1, zero padding: cut to the input's own rows and columns by its padding,
+            # straight into the result (no dilated, padded or folded copies: four
+            # activation-sized passes fewer)
+            sides = (reach[0] - top, reach[0] - bottom, reach[1] - left, reach[1] - right)
+            grad_nchw = conv2d(np.ascontiguousarray(g), flipped, None, 1, sides, (dh, dw), groups, backend=backend)
+        else:
+            # the output gradient spread back to stride positions first, the result folded back
+            # over the padding
+            dilated = np.zeros((n, c_out, (out_shape[2] - 1) * sh + 1, (out_shape[3] - 1) * sw + 1), dtype=dtype)
+            dilated[:, :, ::sh, ::sw] = g
+            grad_read = conv2d(dilated, flipped, None, 1, (reach[0], reach[1]), (dh, dw), groups, backend=backend)
+            padded_size = (height + top + bottom, width + left + right)
+            grad_padded = np.zeros((n, c_in, *padded_size), dtype=dtype)
+            grad_padded[:, :, : grad_read.shape[2], : grad_read.shape[3]] = grad_read  # rows no output read: 0
+            grad_nchw = _fold_padding(grad_padded, (height, width), (top, bottom, left, right), padding_mode)
+        grad_input = _from_nchw(grad_nchw, forward.layout)
         if unbatched:
             grad_input = grad_input[0]
     if "weight" in needs:
